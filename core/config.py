@@ -1,0 +1,101 @@
+"""One Settings object for RadLens: limits, thresholds, paths, device.
+
+Every setting has a default, help text and an environment override named
+``RADLENS_<FIELD NAME IN CAPITALS>``. ``tests/test_config.py`` checks that every
+setting is documented. Change values through the environment (or ``.env`` in
+your shell), not by editing code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Application settings; see each field's ``help`` metadata."""
+
+    # --- input limits -------------------------------------------------------------------
+    max_image_bytes: int = _setting(16 * 1024**2, "Largest accepted 2D image file (PNG/JPEG/single-frame DICOM), bytes.")
+    max_volume_bytes: int = _setting(512 * 1024**2, "Largest accepted volume or series upload (NIfTI, MGZ, DICOM zip), bytes.")
+    min_image_side_px: int = _setting(64, "Smallest accepted in-plane size of an image, pixels.")
+    min_spacing_mm: float = _setting(0.01, "Smallest plausible voxel size, mm; below this the spacing is called absurd.")
+    max_spacing_mm: float = _setting(20.0, "Largest plausible voxel size, mm; above this the spacing is called absurd.")
+    thick_slice_warning_mm: float = _setting(3.0, "Brain volumes with a voxel side above this get a lower-reliability warning, mm.")
+
+    # --- decisions ----------------------------------------------------------------------
+    confidence_threshold: float = _setting(0.60, "Default minimum top-class probability; below it the answer is 'Unable to determine'.")
+    confidence_threshold_brain_tumor: float = _setting(0.60, "Confidence threshold of the brain-tumor task.")
+    confidence_threshold_chest_xray: float = _setting(0.60, "Confidence threshold of the chest-xray task (applied to the no-finding decision).")
+    confidence_threshold_spine_xray: float = _setting(0.60, "Confidence threshold of the spine-xray task (distance of the ensemble score from its decision threshold, rescaled to 0.5..1).")
+    confidence_threshold_alzheimers: float = _setting(0.60, "Confidence threshold of the Alzheimer's staging CNN.")
+    confidence_threshold_input_gate: float = _setting(0.60, "Minimum probability of the image kind and body part chosen by the input gate.")
+
+    # --- paths and storage --------------------------------------------------------------
+    weights_dir: Path = _setting(PROJECT_ROOT / "weights", "Folder holding one sub-folder per model (metadata.json + weight file).")
+    store_url: str = _setting(f"sqlite:///{PROJECT_ROOT / 'data' / 'radlens.sqlite'}", "SQLAlchemy URL of the longitudinal store.")
+    pseudonym_salt: str = _setting("radlens-local-salt", "Secret salt for subject pseudonyms; set your own per site so pseudonyms cannot be recomputed elsewhere.")
+    samples_dir: Path = _setting(PROJECT_ROOT.parent / "shared" / "samples", "Optional folder of real sample scans offered on the pages when present.")
+
+    # --- compute ------------------------------------------------------------------------
+    device: str = _setting("auto", "Torch device: 'auto' (CUDA when available), 'cpu' or 'cuda'.")
+    torch_threads: int = _setting(0, "Torch CPU threads; 0 keeps torch's default.")
+
+    def resolved_device(self) -> str:
+        """The torch device string to use now."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def threshold_for(self, task_name: str) -> float:
+        """Confidence threshold of a task (``"brain-tumor"`` -> ``confidence_threshold_brain_tumor``)."""
+        attr = "confidence_threshold_" + task_name.replace("-", "_")
+        return float(getattr(self, attr, self.confidence_threshold))
+
+
+def _coerce(value: str, typ: Any) -> Any:
+    kind = typ if isinstance(typ, type) else {"int": int, "float": float, "str": str, "Path": Path, "bool": bool}.get(str(typ), str)
+    if kind is bool:
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(value)
+
+
+def settings_from_env(env: dict[str, str] | None = None) -> Settings:
+    """Build Settings from defaults overridden by ``RADLENS_*`` environment variables."""
+    env = dict(os.environ if env is None else env)
+    overrides = {}
+    for f in fields(Settings):
+        key = "RADLENS_" + f.name.upper()
+        if key in env:
+            overrides[f.name] = _coerce(env[key], f.type)
+    return Settings(**overrides)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached); tests build their own with ``dataclasses.replace``."""
+    return settings_from_env()
+
+
+def describe_settings() -> list[dict[str, Any]]:
+    """Rows of (name, env var, default, help) for the settings table in the UI and README."""
+    s = get_settings()
+    return [
+        {"setting": f.name, "env": "RADLENS_" + f.name.upper(), "value": str(getattr(s, f.name)), "help": f.metadata.get("help", "")}
+        for f in fields(Settings)
+    ]
+
+
+__all__ = ["Settings", "get_settings", "settings_from_env", "describe_settings", "PROJECT_ROOT"]
