@@ -2,3 +2,7 @@
 
 Nothing in this package imports Streamlit except :mod:`core.ui`.
 """
+
+from core.offline import configure_offline
+
+configure_offline()
