@@ -75,7 +75,8 @@ def qc_section(qc: QCReport) -> ReportSection:
     verdict = "Accepted" if qc.accepted else "Refused: " + " ".join(qc.reasons)
     rows = [("Check", "Result", "Severity", "Message")]
     for check in qc.checks:
-        rows.append((check.code, "pass" if check.passed else "FAIL", check.severity.value, check.message))
+        rows.append((check.code, "pass" if check.passed else "FAIL",
+                     "-" if check.passed else check.severity.value, check.message))
     return ReportSection("Input checks (QC report)", (verdict,), tuple(rows) if len(rows) > 1 else None)
 
 
@@ -119,9 +120,13 @@ def _png_flowable(image: ReportImage, max_width_mm: float) -> list[Any]:
     return [RLImage(buffer, width=width_mm * mm, height=height_mm * mm)]
 
 
-def _table(rows: Sequence[Sequence[str]], style: ParagraphStyle) -> Table:
+def _table(rows: Sequence[Sequence[str]], style: ParagraphStyle, width_mm: float) -> Table:
     cells = [[Paragraph(escape(_fmt(c)), style) for c in row] for row in rows]
-    table = Table(cells, repeatRows=1, hAlign="LEFT")
+    n_cols = max(len(r) for r in rows)
+    # The last column usually holds sentences (messages): give it the room left by the others.
+    narrow_mm = min(38.0, width_mm / n_cols)
+    widths = [narrow_mm * mm] * (n_cols - 1) + [(width_mm - narrow_mm * (n_cols - 1)) * mm]
+    table = Table(cells, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
@@ -148,19 +153,19 @@ def build_pdf(title: str, *, summary: Mapping[str, str], qc: QCReport | None,
     notice = ParagraphStyle("notice", parent=styles["BodyText"], fontSize=9, leading=11,
                             textColor=colors.HexColor("#7a4b00"), backColor=colors.HexColor("#fff4e0"),
                             borderPadding=4)
+    frame_width_mm = (A4[0] / mm) - 40
     story: list[Any] = [Paragraph(escape(title), styles["Title"]),
                         Paragraph(escape(datetime.now(timezone.utc).strftime("Generated %Y-%m-%d %H:%M UTC")), small),
                         Spacer(1, 4 * mm), Paragraph(escape(RESEARCH_NOTICE), notice), Spacer(1, 3 * mm)]
     if demo:
         story += [Paragraph(escape(DEMO_NOTICE), notice), Spacer(1, 3 * mm)]
-    story += [Paragraph("Input", styles["Heading2"]), _table([("Field", "Value")] + list(summary.items()), small)]
+    story += [Paragraph("Input", styles["Heading2"]), _table([("Field", "Value")] + list(summary.items()), small, frame_width_mm)]
     all_sections = ([qc_section(qc)] if qc is not None else []) + list(sections)
-    frame_width_mm = (A4[0] / mm) - 40
     for section in all_sections:
         story += [Spacer(1, 4 * mm), Paragraph(escape(section.heading), styles["Heading2"])]
         story += [Paragraph(escape(p), styles["BodyText"]) for p in section.paragraphs]
         if section.table:
-            story.append(_table(section.table, small))
+            story.append(_table(section.table, small, frame_width_mm))
         for image in section.images:
             story += _png_flowable(image, frame_width_mm)
             story.append(Paragraph(escape(image.caption), small))
