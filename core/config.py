@@ -47,6 +47,9 @@ class Settings:
     pseudonym_salt: str = _setting("radlens-local-salt", "Secret salt for subject pseudonyms; set your own per site so pseudonyms cannot be recomputed elsewhere.")
     samples_dir: Path = _setting(PROJECT_ROOT.parent / "shared" / "samples", "Optional folder of real sample scans offered on the pages when present.")
 
+    xrv_cache_dir: Path = _setting(Path("~/.torchxrayvision/models_data"), "Folder where torchxrayvision pretrained weights are looked for; RadLens never downloads them, a missing file makes that model unavailable.")
+    cam_max_classes: int = _setting(8, "Most classes per model for which Grad-CAM maps are computed in one prediction (the top-scoring ones).")
+
     # --- compute ------------------------------------------------------------------------
     device: str = _setting("auto", "Torch device: 'auto' (CUDA when available), 'cpu' or 'cuda'.")
     torch_threads: int = _setting(0, "Torch CPU threads; 0 keeps torch's default.")
