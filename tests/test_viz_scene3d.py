@@ -1,0 +1,67 @@
+"""3D scenes: downsampling, isosurfaces, label meshes, height fields, off-screen rendering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.viz import scene3d
+
+
+def _sphere(n: int = 40, radius: float = 12.0) -> np.ndarray:
+    g = np.indices((n, n, n)).astype(np.float32) - (n - 1) / 2
+    return (np.sqrt((g**2).sum(axis=0)) <= radius).astype(np.float32) * 100.0
+
+
+def test_downsample_caps_the_side_and_scales_spacing():
+    vol = np.ones((200, 150, 100), dtype=np.float32)
+    small, spacing = scene3d.downsample_volume(vol, (1.0, 1.0, 2.0), max_side=96)
+    assert max(small.shape) <= 96
+    assert spacing == (3.0, 3.0, 6.0)
+    labels, _ = scene3d.downsample_volume(np.full((200, 10, 10), 7, np.int16), (1, 1, 1), labels=True)
+    assert labels.dtype == np.int16 and set(np.unique(labels)) == {7}
+
+
+def test_isosurface_of_a_sphere_has_its_size_in_mm():
+    mesh = scene3d.isosurface(_sphere(), (2.0, 2.0, 2.0), max_faces=5000)
+    assert 0 < mesh.n_cells <= 5000
+    extent = np.array(mesh.bounds[1::2]) - np.array(mesh.bounds[0::2])
+    assert np.allclose(extent, 2 * 12 * 2.0, rtol=0.12)  # diameter 24 voxels x 2 mm
+    centre = (np.array(mesh.bounds[1::2]) + np.array(mesh.bounds[0::2])) / 2
+    assert np.allclose(centre, 19.5 * 2.0, atol=1.5)  # padding offset undone
+
+
+def test_constant_volume_has_no_surface():
+    with pytest.raises(ValueError, match="constant"):
+        scene3d.isosurface(np.zeros((10, 10, 10), np.float32), (1, 1, 1))
+
+
+def test_label_meshes_one_per_present_label():
+    labels = np.zeros((30, 30, 30), dtype=np.int16)
+    labels[5:12, 5:12, 5:12] = 1
+    labels[18:26, 18:26, 18:26] = 2
+    meshes = scene3d.label_meshes(labels, (1, 1, 1), {1: "left", 2: "right", 3: "absent"},
+                                  {1: (255, 0, 0), 2: (0, 0, 255)})
+    assert [m.name for m in meshes] == ["left", "right"]
+    assert meshes[0].mesh.bounds[1] < meshes[1].mesh.bounds[0]  # left block sits below x of the right one
+
+
+def test_height_field_is_small_and_upright():
+    img = np.zeros((400, 300), dtype=np.float32)
+    img[:50] = 1.0  # bright top rows
+    hf = scene3d.height_field(img, max_side=100)
+    assert hf.n_points <= 100 * 100
+    z = hf.points[:, 2]
+    y = hf.points[:, 1]
+    assert z[y > y.max() * 0.9].mean() > z[y < y.max() * 0.5].mean()  # top of the image is at +y and raised
+
+
+def test_scenes_render_off_screen():
+    plotter = scene3d.head_scene(_sphere(60, 20), (1, 1, 1), volume_rendering=True)
+    img = scene3d.screenshot(plotter)
+    plotter.close()
+    assert img.shape == (480, 640, 3)
+    assert (np.abs(img.astype(int) - img[0, 0].astype(int)).sum(axis=2) > 30).mean() > 0.02  # something drawn
+    plotter = scene3d.image_scene(np.random.default_rng(0).random((64, 64)))
+    assert scene3d.screenshot(plotter).std() > 0
+    plotter.close()
