@@ -63,7 +63,7 @@ def dicom_frames(src: Source) -> int:
 
     if src.path is not None and src._data is None:
         try:
-            ds = pydicom.dcmread(src.path, stop_before_pixels=True)
+            ds = pydicom.dcmread(src.path, stop_before_pixels=True, force=src.head(132)[128:132] != b"DICM")
         except (pydicom.errors.InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
             raise CorruptFileError(
                 "The DICOM file is truncated or damaged: its header could not be read. Accepted: complete DICOM files."

@@ -142,12 +142,18 @@ def identifying_values(ds: Any) -> list[str]:
     return out
 
 
+def _distinctive(value: str) -> bool:
+    """Long enough to mean something inside a file name (not '001', not 'M')."""
+    has_letter = any(ch.isalpha() for ch in value)
+    return (has_letter and len(value) >= 3) or (value.isdigit() and len(value) >= 6) or len(value) >= 8
+
+
 def safe_name(name: str, ds_list: Iterable[Any]) -> str:
     """A file name fit for display: replaced by a neutral one when it contains an identifier."""
     low = name.lower()
     for ds in ds_list:
         for value in identifying_values(ds):
-            if len(value) >= 3 and value.lower() in low:
+            if _distinctive(value) and value.lower() in low:
                 suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
                 return "upload" + suffix
     return name

@@ -53,6 +53,8 @@ def read_dataset(data: bytes, *, stop_before_pixels: bool = False, force: bool =
     Raises:
         CorruptFileError: the bytes look like DICOM but cannot be parsed.
     """
+    # A stream without the preamble and "DICM" marker was recognised by its first tag; pydicom needs force.
+    force = force or data[128:132] != b"DICM"
     try:
         return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels, force=force)
     except InvalidDicomError as exc:

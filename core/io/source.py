@@ -74,7 +74,8 @@ def as_source(obj: Any, filename: str | None = None) -> Source:
         path = Path(obj)
         if not path.is_file():
             raise CorruptFileError(f"The file '{path.name}' does not exist or is not a regular file.")
-        return Source(name=_name_of(str(path), filename), size_bytes=path.stat().st_size, path=path)
+        return Source(name=_name_of(None, filename if filename is not None else path.name),
+                      size_bytes=path.stat().st_size, path=path)
     if isinstance(obj, (bytes, bytearray, memoryview)):
         data = bytes(obj)
         return Source(name=_name_of(None, filename), size_bytes=len(data), _data=data)
