@@ -36,38 +36,25 @@ UNABLE = "Unable to determine"
 
 # --- gates -----------------------------------------------------------------------------------
 def run_task_gates(scan: Scan, task_name: str) -> QCReport:
-    """The input gates of ``task_name`` (``core.gates.run_gates``), or the content checks of
-    ``core.validation.check_scan`` while the gates package does not provide ``run_gates``."""
-    try:
-        from core.gates import run_gates  # type: ignore[attr-defined]
-    except ImportError:
-        from core.validation import check_scan
+    """The input gates of ``task_name`` (:func:`core.gates.run_gates`): content, modality/body part, quality."""
+    from core.gates import run_gates
 
-        report = check_scan(scan)
-        return report.merged(QCReport((Check(
-            "task_gates_missing", False, Severity.WARNING,
-            "Modality, body-part and out-of-distribution gates are not installed; only basic content checks ran."),)))
     return run_gates(scan, task_name)
 
 
 def ood_check(model: LoadedModel, logits: np.ndarray) -> Check | None:
     """Energy-score out-of-distribution check for models whose metadata has an ``ood`` entry.
 
-    Uses ``core.gates.ood`` (gates engineer) when present; the energy score is
-    ``-T * logsumexp(logits / T)`` (Liu et al., NeurIPS 2020), higher = more unusual.
+    The score is :func:`core.gates.ood.energy_score` (Liu et al., NeurIPS 2020; higher = more
+    unusual); ``ood.threshold`` in metadata was calibrated on held-out in-distribution images.
     """
     spec = model.meta.ood
     if not spec:
         return None
-    try:
-        from core.gates import ood as gates_ood  # type: ignore[attr-defined]
-    except ImportError:
-        gates_ood = None
-    if gates_ood is not None and hasattr(gates_ood, "check_logits"):
-        return gates_ood.check_logits(logits, model.meta)
+    from core.gates.ood import energy_score
+
     temperature = float(spec.get("temperature", 1.0))
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    energy = float(-temperature * (z.max() + math.log(np.exp(z - z.max()).sum())))
+    energy = float(energy_score(np.asarray(logits, dtype=np.float64), temperature))
     threshold = float(spec["threshold"])
     if energy > threshold:
         return Check(f"ood_{model.id}", False, Severity.ERROR,
@@ -348,8 +335,9 @@ class ClassifierTask:
         if not qc.accepted:  # an OOD refusal
             reasons = list(qc.reasons) + reasons
             prediction = None
-        fields = self.extra_steps(scan, image, decision if prediction else Decision(None, decision.confidence),
-                                  timings) if prediction else {}
+        effective = decision if prediction is not None else Decision(None, decision.confidence, tuple(reasons),
+                                                                      decision.cam_label)
+        fields = dict(self.extra_steps(scan, image, effective, timings))
         extras.update(fields.pop("extras", {}))
         timings["total_s"] = time.perf_counter() - t_all
         return Result(task=self.name, status="ok" if prediction is not None else "rejected", labels=self.labels,
