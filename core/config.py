@@ -41,6 +41,16 @@ class Settings:
     confidence_threshold_alzheimers: float = _setting(0.60, "Confidence threshold of the Alzheimer's staging CNN.")
     confidence_threshold_input_gate: float = _setting(0.60, "Minimum probability of the image kind and body part chosen by the input gate.")
 
+    # --- image-quality gates (core/gates/quality.py; measured on the view resampled to 256 px, p1..p99 -> 0..1) ---
+    qc_min_foreground_fraction: float = _setting(0.02, "Quality gate: an image with less than this fraction of pixels above its Otsu threshold is refused as almost empty.")
+    qc_min_contrast: float = _setting(0.15, "Quality gate: smallest accepted robust Michelson contrast (p99-p1)/(|p99|+|p1|) of the raw intensities; below it the image is refused as washed out.")
+    qc_min_laplacian_variance: float = _setting(2e-4, "Quality gate (blur): an image is refused as blurred when the variance of its Laplacian falls below this AND its blur effect exceeds qc_max_blur_effect.")
+    qc_max_blur_effect: float = _setting(0.70, "Quality gate (blur): no-reference blur effect (Crete et al. 2007, skimage.measure.blur_effect; 0 sharp .. 1 blurred) above which, together with a low Laplacian variance, an image is refused as blurred.")
+    qc_max_noise_sigma: float = _setting(0.10, "Quality gate: largest accepted noise sigma (Immerkaer estimator, image intensities scaled to 0..1); above it the image is refused as dominated by noise.")
+    qc_recommended_min_side_px: int = _setting(128, "Quality gate: images whose short side is below this many pixels get a low-resolution warning.")
+    qc_max_constant_border_fraction: float = _setting(0.50, "Quality gate: when more than this fraction of the image is flat padding at its edges, a warning says the anatomy fills only part of the frame.")
+    qc_max_border_foreground_fraction: float = _setting(0.45, "Quality gate (brain MRI): when anatomy covers more than this fraction of the image border, a warning says the head appears cut off.")
+
     # --- paths and storage --------------------------------------------------------------
     weights_dir: Path = _setting(PROJECT_ROOT / "weights", "Folder holding one sub-folder per model (metadata.json + weight file).")
     store_url: str = _setting(f"sqlite:///{PROJECT_ROOT / 'data' / 'radlens.sqlite'}", "SQLAlchemy URL of the longitudinal store.")
