@@ -56,16 +56,39 @@ def read_dataset(data: bytes, *, stop_before_pixels: bool = False, force: bool =
     # A stream without the preamble and "DICM" marker was recognised by its first tag; pydicom needs force.
     force = force or data[128:132] != b"DICM"
     try:
-        return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels, force=force)
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=stop_before_pixels, force=force)
     except InvalidDicomError as exc:
         raise CorruptFileError(
             "The file is not a readable DICOM object (its header is invalid). Accepted: DICOM Part 10 files (.dcm)."
         ) from exc
     except _PARSE_ERRORS as exc:
-        raise CorruptFileError(
-            "The DICOM file is truncated or damaged: its header could not be read to the end. "
-            "Accepted: complete DICOM files; export or copy it again."
-        ) from exc
+        raise _truncated_error() from exc
+    if _is_truncated(ds, data, stop_before_pixels):
+        raise _truncated_error()
+    return ds
+
+
+def _truncated_error() -> CorruptFileError:
+    return CorruptFileError(
+        "The DICOM file is truncated or damaged: it ends before its last element is complete. "
+        "Accepted: complete DICOM files; export or copy it again."
+    )
+
+
+_PIXEL_DATA_TAG_LE = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian
+
+
+def _is_truncated(ds: Dataset, data: bytes, stop_before_pixels: bool) -> bool:
+    """pydicom drops an element cut off by the end of the stream instead of raising; detect that."""
+    if not stop_before_pixels and "PixelData" not in ds and _PIXEL_DATA_TAG_LE in data[128:]:
+        return True  # the Pixel Data element is there but could not be read to its end
+    if len(ds) == 0:
+        return False
+    raw = ds.get_item(max(ds.keys()))
+    tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF:
+        return False
+    return tell + length > len(data)
 
 
 def transfer_syntax(ds: Dataset) -> str:
