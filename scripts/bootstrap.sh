@@ -1,0 +1,33 @@
+# Shared set-up for run.sh and test.sh (sourced, not executed).
+# Needs only Python 3.11 and pip: installs uv into a private bootstrap venv when uv is missing,
+# then installs the locked environment into .venv with `uv sync --frozen`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+find_python() {
+  for candidate in python3.11 python3 python; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  echo "RadLens needs Python 3.11 (python3.11 or python3 on PATH)." >&2
+  return 1
+}
+
+ensure_uv() {
+  if command -v uv >/dev/null 2>&1; then UV=$(command -v uv); return 0; fi
+  if [ ! -x .cache/uv-bootstrap/bin/uv ]; then
+    echo "uv not found: installing it with pip into .cache/uv-bootstrap" >&2
+    "$PYTHON" -m venv .cache/uv-bootstrap
+    .cache/uv-bootstrap/bin/python -m pip install --quiet --disable-pip-version-check uv
+  fi
+  UV=$PWD/.cache/uv-bootstrap/bin/uv
+}
+
+PYTHON=$(find_python)
+ensure_uv
+# Use the Python found above; never let uv download an interpreter.
+export UV_PYTHON="$PYTHON" UV_PYTHON_DOWNLOADS=never
+# RadLens works offline at run time (core/offline.py sets the library switches too).
+export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 HF_HUB_OFFLINE=1 STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
+export VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow MPLBACKEND=Agg
