@@ -66,11 +66,23 @@ def _build_timm(meta: Mapping[str, Any]) -> torch.nn.Module:
     return timm.create_model(str(meta["architecture"]), pretrained=False, **kwargs)
 
 
+# RadLens networks assembled from MONAI blocks (not in monai.networks.nets): name -> "module:class".
+CUSTOM_MONAI_NETWORKS: dict[str, str] = {
+    "AttentionCNN3D": "core.models.attention3d:AttentionCNN3D",  # Alzheimer's staging (core/tasks/alzheimers.py)
+}
+
+
 def _build_monai(meta: Mapping[str, Any]) -> torch.nn.Module:
     import monai.networks.nets as nets
 
     name = str(meta["architecture"])
-    factory = getattr(nets, name, None)
+    if name in CUSTOM_MONAI_NETWORKS:
+        import importlib
+
+        module_name, class_name = CUSTOM_MONAI_NETWORKS[name].split(":")
+        factory = getattr(importlib.import_module(module_name), class_name)
+    else:
+        factory = getattr(nets, name, None)
     if factory is None or not callable(factory):
         raise ValueError(f"MONAI has no network called {name!r}")
     kwargs = dict(meta.get("architecture_kwargs") or {})
