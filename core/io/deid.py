@@ -86,6 +86,11 @@ SAFE_META_KEYWORDS: frozenset[str] = frozenset({
     "MRAcquisitionType", "ScanningSequence", "SequenceVariant", "Laterality", "ImageLaterality",
 })
 
+_PERSON_NAME_KEYWORDS = frozenset({
+    "PatientName", "OtherPatientNames", "PatientMotherBirthName", "ReferringPhysicianName",
+    "PerformingPhysicianName", "NameOfPhysiciansReadingStudy", "OperatorsName", "RequestingPhysician",
+})
+
 _PSEUDONYM_PREFIX = "sub-"
 _PSEUDONYM_HEX = 12
 
@@ -137,7 +142,7 @@ def identifying_values(ds: Any) -> list[str]:
         text = _clean(value)
         if text:
             out.append(text)
-            if kw.endswith("Name"):  # person names: components separately too (Doe^John)
+            if kw in _PERSON_NAME_KEYWORDS:  # person names: components separately too (Doe^John)
                 out.extend(p for p in text.replace("^", " ").split() if p)
     return out
 
@@ -169,7 +174,7 @@ def deidentify_dataset(ds: Any) -> Any:
 
     out = copy.deepcopy(ds)
     out.remove_private_tags()
-    for kw in IDENTIFYING_KEYWORDS:
+    for kw in IDENTIFYING_KEYWORDS - {"OverlayData"}:  # a repeating group (60xx), removed by tag below
         if kw in out:
             delattr(out, kw)
     for elem in list(out):
