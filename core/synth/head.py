@@ -468,10 +468,13 @@ class HeadAnatomy:
         # interhemispheric fissure: full depth except above the corpus callosum arch
         xm = self.fissure_bend * np.sin(y / 35.0)
         df = np.abs(x - xm) * s
-        cc = (y > -24.0) & (y < 44.0)
-        cc_top = 10.0 + 6.0 * np.sqrt(np.clip(1.0 - ((y - 10.0) / 34.0) ** 2, 0, 1))
-        fis_active = ~cc | (z > cc_top)
-        fis_near = ~cc | (z > cc_top - t / s)
+        # the fissure floor follows the corpus callosum arch, then drops steeply in front of
+        # the genu and behind the splenium (continuous, so no blocky edges)
+        ay = np.abs(y - 10.0)
+        cc_top = np.where(ay < 34.0, 10.0 + 6.0 * np.sqrt(np.clip(1.0 - (ay / 34.0) ** 2, 0, 1)),
+                          10.0 - 5.0 * (ay - 34.0))
+        fis_active = z > cc_top
+        fis_near = z > cc_top - t / s
         sulc_csf |= (df < self.fissure_half_mm) & fis_active
         gm |= (df < self.fissure_half_mm + t) & fis_near
         # Sylvian fissures: oblique lateral sheets down to the insula
@@ -523,8 +526,8 @@ class HeadAnatomy:
             r[m & brain_tissue] = code
         a = self.atrophy
         # third ventricle between the thalami; widens with atrophy
-        third = (np.abs(px) * self.scale_iso < self.third_vent_half_mm) & (py > -14) & (py < 14) \
-            & (pz > -24) & (pz < 0) & (r != _T_STEM)
+        third = (np.abs(px) * self.scale_iso < self.third_vent_half_mm) \
+            & ((py / 15.0) ** 2 + ((pz + 12.0) / 11.0) ** 2 < 1.0) & (r != _T_STEM)
         r[third] = _T_CSF
         tissue = (r != _T_STEM) & (r != _T_DURA)
         for side, code in (("left", _T_LV_L), ("right", _T_LV_R)):
