@@ -145,11 +145,14 @@ def _load_one(src: Source, series: str | None, settings: Settings) -> Scan:
 
         decoded = decode_volume(data, det.format, det.compressed)
     elif det.format == fmt.DICOM:
-        from core.io.dicom import decode_dataset, read_dataset
+        from core.io.dicom import PARSE_ERRORS, decode_dataset, read_dataset
 
         ds = read_dataset(data, force=det.by == "suffix")
-        display = safe_name(display, [ds])
-        decoded = decode_dataset(ds, settings.pseudonym_salt)
+        try:
+            display = safe_name(display, [ds])
+            decoded = decode_dataset(ds, settings.pseudonym_salt)
+        except PARSE_ERRORS as exc:
+            raise _damaged_header(exc) from exc
     else:  # zip
         from core.io.series import unzip_members
 
@@ -163,10 +166,29 @@ def _load_one(src: Source, series: str | None, settings: Settings) -> Scan:
 
 def _load_members(members: list, display: str, digest: str, series: str | None, settings: Settings,
                   archive: bool) -> Scan:
-    from core.io.dicom import stack_slices
-    from core.io.series import any_single, choose, group_series
+    from core.io.dicom import PARSE_ERRORS
+    from core.io.series import group_series
 
-    groups = group_series(members)
+    try:
+        return _load_groups(group_series(members), members, display, digest, series, settings, archive)
+    except PARSE_ERRORS as exc:
+        raise _damaged_header(exc) from exc
+
+
+def _damaged_header(exc: BaseException) -> CorruptFileError:
+    # The exception text is not shown or logged: pydicom quotes header values in it.
+    log.debug("DICOM header element could not be interpreted (%s)", type(exc).__name__)
+    return CorruptFileError(
+        "The DICOM header is damaged: an element needed to build the image could not be interpreted. "
+        "Accepted: complete, valid DICOM files; export or copy it again."
+    )
+
+
+def _load_groups(groups: list, members: list, display: str, digest: str, series: str | None, settings: Settings,
+                 archive: bool) -> Scan:
+    from core.io.dicom import stack_slices
+    from core.io.series import any_single, choose
+
     if not groups:
         single = any_single(members) if archive else None
         if single is not None:

@@ -35,7 +35,7 @@ dicom_config.settings.reading_validation_mode = dicom_config.IGNORE
 
 _MODALITIES = {"MR": Modality.MR, "CT": Modality.CT, "CR": Modality.CR, "DX": Modality.DX}
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-_PARSE_ERRORS = (EOFError, OSError, ValueError, struct.error, KeyError, IndexError, TypeError, AttributeError,
+PARSE_ERRORS = (EOFError, OSError, ValueError, struct.error, KeyError, IndexError, TypeError, AttributeError,
                  OverflowError, UnicodeDecodeError, NotImplementedError)
 
 _NO_PIXEL_KINDS = {
@@ -61,11 +61,35 @@ def read_dataset(data: bytes, *, stop_before_pixels: bool = False, force: bool =
         raise CorruptFileError(
             "The file is not a readable DICOM object (its header is invalid). Accepted: DICOM Part 10 files (.dcm)."
         ) from exc
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise _truncated_error() from exc
     if _is_truncated(ds, data, stop_before_pixels):
         raise _truncated_error()
+    dropped = _drop_undecodable(ds)
+    if dropped:
+        # Only the count: the exception texts quote header values, which may identify the patient.
+        log.debug("dropped %d undecodable DICOM header element(s)", dropped)
     return ds
+
+
+def _drop_undecodable(ds: Dataset, depth: int = 0) -> int:
+    """Convert every element now and delete those whose value cannot be decoded (damaged headers).
+
+    pydicom decodes values lazily, so a damaged element would otherwise fail later, anywhere.
+    """
+    dropped = 0
+    for tag in list(ds.keys()):
+        if tag == 0x7FE00010:  # Pixel Data: decoded separately
+            continue
+        try:
+            elem = ds[tag]
+            if elem.VR == "SQ" and depth < 8:
+                for item in elem.value:
+                    dropped += _drop_undecodable(item, depth + 1)
+        except PARSE_ERRORS:
+            del ds[tag]
+            dropped += 1
+    return dropped
 
 
 def _truncated_error() -> CorruptFileError:
@@ -224,7 +248,7 @@ def decode_frames(ds: Dataset) -> np.ndarray:
         arr = ds.pixel_array
     except MemoryError:
         raise
-    except (*_PARSE_ERRORS, RuntimeError) as exc:
+    except (*PARSE_ERRORS, RuntimeError) as exc:
         raise CorruptFileError(
             f"The DICOM pixel data could not be decoded ({transfer_syntax(ds)}): it is truncated or damaged. "
             "Accepted: complete DICOM files; export or copy it again."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
@@ -81,7 +82,7 @@ def unzip_members(data: bytes, max_total_bytes: int) -> list[Member]:
                 )
             try:
                 members.append(Member(info.filename.rsplit("/", 1)[-1], archive.read(info)))
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
                 raise CorruptFileError(
                     f"A file inside the zip archive is damaged or uses an unsupported compression ({exc}). "
                     "Accepted: a complete .zip (deflate or stored) of DICOM files."
