@@ -90,7 +90,9 @@ def decode_volume(data: bytes, fmt: str, compressed: bool) -> Decoded:
             "Accepted: files with a valid qform/sform."
         )
     original_codes = axis_codes(affine)
-    channels, affine, changed = to_closest_canonical(np.ascontiguousarray(channels, dtype=np.float32), affine)
+    # No C-order copy here: nibabel arrays are Fortran-ordered and a transposing copy of a 256^3 volume
+    # costs ~1 s on 2 cores; consumers get a float32 array with whatever strides it has.
+    channels, affine, changed = to_closest_canonical(np.asarray(channels, dtype=np.float32), affine)
     meta = {
         "format": "mgz" if fmt == "mgz" else "nifti",
         "variant": variant,
