@@ -23,8 +23,9 @@ from core.ui import common
 # task -> (sub-folder of settings.samples_dir holding public scans of that kind, sample-case kinds)
 PUBLIC_SAMPLE_FOLDERS: dict[str, str] = {"brain-tumor": "brain_tumor", "chest-xray": "chest_xray",
                                          "spine-xray": "spine_xray"}
-SAMPLE_KINDS: dict[str, tuple[str, ...]] = {"brain-tumor": ("brain_slice", "brain_tumor"),
-                                            "chest-xray": ("chest_xray",), "spine-xray": ("spine_xray",)}
+# kinds of core.synth.samples.SampleCase offered on each page
+SAMPLE_KINDS: dict[str, tuple[str, ...]] = {"brain-tumor": ("brain-mri-slice",), "chest-xray": ("chest-xray",),
+                                            "spine-xray": ("spine-xray",)}
 PUBLIC_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 
 
