@@ -141,7 +141,8 @@ def resample_to_spacing(scan: Scan, spacing_mm: float | Sequence[float], order: 
                 for ch in scan.array]
     affine = scan.affine.copy()
     affine[:3, :3] = scan.affine[:3, :3] @ np.diag(scale)
-    step = f"resample_to_spacing {tuple(round(float(v), 3) for v in old)} -> {tuple(round(float(v), 3) for v in new)} mm"
+    before, after = (tuple(round(float(v), 3) for v in sp) for sp in (old, new))
+    step = f"resample_to_spacing {before} -> {after} mm"
     return scan.with_history(step, array=np.stack(channels).astype(np.float32), affine=affine)
 
 

@@ -73,7 +73,7 @@ def check_scan(scan: Scan, settings: Settings | None = None) -> QCReport:
                             "visible content (a non-constant signal).", level))
     else:
         checks.append(_ok("blank_image", "The image has non-constant content.",
-                          round(float(values.std()), 4)))
+                          round(float(values.std(dtype=np.float64)), 4)))
 
     shape = scan.shape
     if scan.is_2d:
@@ -181,7 +181,8 @@ def check(scan_or_bytes: Any, filename: str | None = None, settings: Settings | 
     except Exception as exc:  # a bug, not the user's fault: logged with its traceback, reported as a failure
         log.exception("input check failed unexpectedly")
         return QCReport((_fail("internal_error",
-                               f"RadLens could not read this input because of an internal error ({type(exc).__name__}). "
+                               "RadLens could not read this input because of an internal error "
+                               f"({type(exc).__name__}). "
                                f"Accepted: {ACCEPTED_FORMATS}; please report this file type."),))
     loaded = _ok("loaded", f"Loaded a {'volume' if scan.is_volume else '2D image'} of shape "
                            f"{'x'.join(map(str, scan.shape))} ({scan.modality.value}).", list(scan.shape))

@@ -77,7 +77,8 @@ def test_real_monochrome1_chest_is_inverted():
     rows, cols = img.shape
     band = img[rows // 3: 2 * rows // 3]
     spine = band[:, int(cols * 0.47): int(cols * 0.53)].mean()
-    lungs = np.r_[band[:, int(cols * 0.2): int(cols * 0.35)].ravel(), band[:, int(cols * 0.65): int(cols * 0.8)].ravel()]
+    left = band[:, int(cols * 0.2): int(cols * 0.35)].ravel()
+    lungs = np.r_[left, band[:, int(cols * 0.65): int(cols * 0.8)].ravel()]
     assert spine > lungs.mean() + 0.5 * lungs.std()
 
 

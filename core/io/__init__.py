@@ -170,7 +170,8 @@ def _load_members(members: list, display: str, digest: str, series: str | None, 
     from core.io.series import group_series
 
     try:
-        return _load_groups(group_series(members), members, display, digest, series, settings, archive)
+        groups = group_series(members, settings.pseudonym_salt)
+        return _load_groups(groups, members, display, digest, series, settings, archive)
     except PARSE_ERRORS as exc:
         raise _damaged_header(exc) from exc
 
@@ -293,20 +294,28 @@ def list_series(source: Any, filename: str | None = None, settings: Settings | N
     """
     from core.io.series import Member, describe, group_series, unzip_members
 
+    from core.io.dicom import PARSE_ERRORS
+
     settings = settings or get_settings()
     sources = as_sources(source, filename)
-    if len(sources) > 1:
-        return describe(group_series(_members_from_sources(sources, settings)))
     if not sources:
         return []
-    src = sources[0]
-    check_total_size(src, settings)
-    det = identify(src)
-    if det.format == fmt.ZIP:
-        return describe(group_series(unzip_members(src.read(), settings.max_volume_bytes)))
-    if det.format == fmt.DICOM:
-        return describe(group_series([Member(src.name, src.read())]))
-    return []
+    if len(sources) > 1:
+        members = _members_from_sources(sources, settings)
+    else:
+        src = sources[0]
+        check_total_size(src, settings)
+        det = identify(src)
+        if det.format == fmt.ZIP:
+            members = unzip_members(src.read(), settings.max_volume_bytes)
+        elif det.format == fmt.DICOM:
+            members = [Member(src.name, src.read())]
+        else:
+            return []
+    try:
+        return describe(group_series(members, settings.pseudonym_salt))
+    except PARSE_ERRORS as exc:
+        raise _damaged_header(exc) from exc
 
 
 __all__ = [

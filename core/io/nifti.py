@@ -79,7 +79,8 @@ def decode_volume(data: bytes, fmt: str, compressed: bool) -> Decoded:
             channels = np.moveaxis(vol, 3, 0)
             kept = f"{channels.shape[0]} volume(s)"
         affine = np.asarray(img.affine, dtype=float)
-    except (ValueError, OSError, EOFError, struct.error, IndexError, zlib.error, nib.filebasedimages.ImageFileError) as exc:
+    except (ValueError, OSError, EOFError, struct.error, IndexError, zlib.error,
+            nib.filebasedimages.ImageFileError) as exc:
         raise CorruptFileError(
             f"The {label} file is truncated or its header does not match its data ({exc}). "
             f"Accepted: complete {label} files whose data size matches the header."

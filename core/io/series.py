@@ -98,8 +98,11 @@ def _group_key(ds: Dataset) -> tuple[str, str]:
     return uid, geometry
 
 
-def group_series(members: list[Member]) -> list[SeriesGroup]:
+def group_series(members: list[Member], salt: str = "") -> list[SeriesGroup]:
     """Parse headers of DICOM members and group them into series (others are ignored).
+
+    Series ids are salted hashes of SeriesInstanceUID + geometry: stable for the same upload and
+    site, but the UID cannot be checked against them without the salt.
 
     Raises:
         NoPixelDataError: DICOM files were present but none holds an image.
@@ -116,7 +119,7 @@ def group_series(members: list[Member]) -> list[SeriesGroup]:
             continue  # DICOMDIR, structured reports, presentation states
         key = _group_key(ds)
         if key not in groups:
-            series_id = "series-" + hashlib.sha256("|".join(key).encode()).hexdigest()[:10]
+            series_id = "series-" + hashlib.sha256("|".join((salt,) + key).encode()).hexdigest()[:10]
             groups[key] = SeriesGroup(series_id, "")
         groups[key].members.append(m)
         groups[key].headers.append(ds)
