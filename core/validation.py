@@ -2,7 +2,8 @@
 
 ``check()`` never raises on bad input: every problem becomes a failed :class:`Check`
 whose message names what is wrong and what is accepted. ``check_scan()`` runs the
-content checks alone on an already loaded Scan (reused by the task gates).
+content checks alone on an already loaded Scan (reused by the task gates);
+``load_and_check()`` returns the Scan together with the report (one decode for pages).
 
 Stable check codes: file_size, file_too_large, format_detected, unknown_format,
 format_mismatch, corrupt_file, empty_archive, no_pixel_data, multiple_series,
@@ -162,31 +163,41 @@ def check(scan_or_bytes: Any, filename: str | None = None, settings: Settings | 
     Returns:
         QCReport whose ``accepted`` is False when any ERROR check failed.
     """
+    return load_and_check(scan_or_bytes, filename, settings, series=series)[1]
+
+
+def load_and_check(scan_or_bytes: Any, filename: str | None = None, settings: Settings | None = None, *,
+                   series: str | None = None) -> tuple[Scan | None, QCReport]:
+    """Like :func:`check`, but also return the loaded Scan (None when it could not be loaded).
+
+    Saves a second decode when a page needs both the report and the scan. The scan is returned
+    even when a content check refused it, so the page can show what was refused.
+    """
     s = settings or get_settings()
     if isinstance(scan_or_bytes, Scan):
-        return check_scan(scan_or_bytes, s)
+        return scan_or_bytes, check_scan(scan_or_bytes, s)
     checks: list[Check] = []
     try:
         checks, ok = _file_checks(scan_or_bytes, filename, s)
         if not ok:
-            return QCReport(tuple(checks))
+            return None, QCReport(tuple(checks))
         scan = load_scan(scan_or_bytes, filename, series=series, settings=s)
     except ScanError as exc:
-        return QCReport(tuple(checks) + (_fail_from(exc),))
+        return None, QCReport(tuple(checks) + (_fail_from(exc),))
     except TypeError as exc:  # not a path, bytes or file-like object
-        return QCReport((_fail("unknown_format", f"The input is not a file ({exc}). Accepted: {ACCEPTED_FORMATS}."),))
+        return None, QCReport((_fail("unknown_format", f"The input is not a file ({exc}). Accepted: {ACCEPTED_FORMATS}."),))
     except MemoryError:
-        return QCReport((_fail("file_too_large", "The input is too large to decode in the memory available. "
+        return None, QCReport((_fail("file_too_large", "The input is too large to decode in the memory available. "
                                                  "Accepted: smaller images or volumes."),))
     except Exception as exc:  # a bug, not the user's fault: logged with its traceback, reported as a failure
         log.exception("input check failed unexpectedly")
-        return QCReport((_fail("internal_error",
+        return None, QCReport((_fail("internal_error",
                                "RadLens could not read this input because of an internal error "
                                f"({type(exc).__name__}). "
                                f"Accepted: {ACCEPTED_FORMATS}; please report this file type."),))
     loaded = _ok("loaded", f"Loaded a {'volume' if scan.is_volume else '2D image'} of shape "
                            f"{'x'.join(map(str, scan.shape))} ({scan.modality.value}).", list(scan.shape))
-    return QCReport(tuple(checks) + (loaded,)).merged(check_scan(scan, s))
+    return scan, QCReport(tuple(checks) + (loaded,)).merged(check_scan(scan, s))
 
 
-__all__ = ["check", "check_scan"]
+__all__ = ["check", "check_scan", "load_and_check"]

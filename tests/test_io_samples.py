@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,7 @@ def test_every_sample_loads(samples_dir):
         # The display name is the file name unless that name is itself an identifier (VinDr names
         # files by their SOPInstanceUID, which PS3.15 replaces).
         assert scan.source.startswith((path.name + " sha256:", "upload")), path.name
+        json.dumps(dict(scan.meta))  # plain data: storable and showable as a table
         img = to_display_2d(scan)
         assert img.ndim == 2 and img.shape[0] >= 64 and img.shape[1] >= 64, path.name
 

@@ -13,7 +13,7 @@ from PIL import Image
 import dicom_factory as fac
 from core.io import load_scan
 from core.types import QCReport, Scan, Modality, Severity
-from core.validation import check, check_scan
+from core.validation import check, check_scan, load_and_check
 
 CONTENT_CODES = {"non_finite_values", "blank_image", "resolution_too_low", "absurd_spacing"}
 
@@ -121,3 +121,13 @@ def test_random_bytes_and_odd_sources():
     assert not check([b"abc", b"def"]).accepted
     with pytest.raises(TypeError):
         load_scan(12345)  # programming errors stay exceptions in load_scan
+
+
+def test_load_and_check_returns_the_scan_once_decoded():
+    data = fac.make_dicom(fac.phantom(96, 96))
+    scan, report = load_and_check(data, filename="ok.dcm")
+    assert report.accepted and scan is not None and scan.shape == (96, 96, 1)
+    blank, report = load_and_check(_png(np.zeros((80, 80), np.uint8)), filename="b.png")
+    assert blank is not None and [c.code for c in report.failures] == ["blank_image"]
+    none, report = load_and_check(b"nonsense", filename="x.dcm")
+    assert none is None and not report.accepted
