@@ -306,6 +306,10 @@ def make_brain_slice(seed: int, label: str, size: int = 128, *,
         img = img * (1 - tm) + tm * val
         mask = tm > 0.5
     if mask.any():
+        # distance from the tumour centre to the inner skull surface (extra- vs intra-axial)
+        d_in = ndimage.distance_transform_edt(_INTRACRANIAL[tissue0])
+        rc = (int(np.clip(round(tum_r), 0, size - 1)), int(np.clip(round(tum_c), 0, size - 1)))
+        info["tumour_to_inner_skull_mm"] = float(d_in[rc] * px)
         info["tumour_center_rc"] = (float(tum_r), float(tum_c))
         info["tumour_radius_mm"] = float(radius_px * px)
     info["tumour_mask"] = mask

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from core.synth._fields import smooth_field
+from core.synth.dicom import as_dicom_bytes  # noqa: F401  (re-exported for the spine/chest pages)
 
 CHEST_FINDINGS: tuple[str, ...] = (
     "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion", "Pneumothorax", "Nodule", "Mass",
