@@ -2,12 +2,13 @@
 
 Typical use::
 
-    from tests.apptest_utils import run_page, upload, pick_sample, page_text, assert_clean
+    from tests.apptest_utils import run_page, upload, pick_sample, page_text, assert_clean, elements
 
     at = run_page("pages/1_Scan_Explorer.py")
-    at = upload(at, [("head.nii.gz", data)])
+    at = upload(at, [("head.nii.gz", data)])          # or: pick_sample(at, "MNI152", key="explorer")
     assert_clean(at)
     assert "Input accepted" in page_text(at)
+    assert len(elements(at, "bidi_component")) == 1    # the stpyvista 3D view
 
 ``page_text`` flattens everything the page rendered (markdown, alerts, captions, tables,
 widget labels and options, component payloads) into one string, for "this text appears"
@@ -43,16 +44,15 @@ def upload(at: AppTest, files: Sequence[tuple[str, bytes]], *, key: str | None =
     return at.run()
 
 
-def pick_sample(at: AppTest, title_contains: str, *, source_key: str, sample_key: str) -> AppTest:
-    """Switch the input radio to "Sample case" and choose the first sample whose title contains the text."""
-    at.radio(key=source_key).set_value("Sample case")
+def pick_sample(at: AppTest, name_contains: str, *, key: str) -> AppTest:
+    """Switch a ``common.scan_input(key)`` to "Sample case" and choose the first sample whose name contains the text."""
+    at.radio(key=f"{key}_source").set_value("Sample case")
     at.run()
-    box = at.selectbox(key=sample_key)
-    labels = [box.format_func(o) if box.format_func else str(o) for o in box.options]
-    matches = [i for i, label in enumerate(labels) if title_contains.lower() in str(label).lower()]
+    box = at.selectbox(key=f"{key}_sample")
+    matches = [i for i, label in enumerate(box.options) if name_contains.lower() in str(label).lower()]
     if not matches:
-        raise AssertionError(f"no sample containing {title_contains!r}; options: {labels}")
-    box.set_value(box.options[matches[0]] if not isinstance(box.options[0], str) else labels[matches[0]])
+        raise AssertionError(f"no sample containing {name_contains!r}; options: {box.options}")
+    box.select_index(matches[0])
     return at.run()
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import zipfile
 
-import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
@@ -15,27 +13,10 @@ from pydicom.data import get_testdata_file
 
 from core.io.deid import IDENTIFYING_KEYWORDS
 from core.validation import check
-from tests.apptest_utils import assert_clean, elements, page_text, run_page, upload
+from tests.apptest_utils import assert_clean, elements, page_text, pick_sample, run_page, upload
+from tests.scan_fixtures import head_nifti_bytes, png_bytes
 
 PAGE = "pages/1_Scan_Explorer.py"
-
-
-def head_nifti_bytes(n: int = 64) -> bytes:
-    """A small head-like phantom (bright shell, grey inside, dark ventricle) as .nii.gz bytes."""
-    g = np.indices((n, n, n)).astype(np.float32) - (n - 1) / 2
-    r = np.sqrt((g**2).sum(axis=0))
-    vol = np.where(r < 0.45 * n, 300.0, 0.0) + np.where(r < 0.38 * n, 300.0, 0.0) - np.where(r < 0.1 * n, 400.0, 0.0)
-    vol += np.random.default_rng(0).normal(0, 5, vol.shape)
-    img = nib.Nifti1Image(vol.astype(np.float32), np.diag([3.0, 3.0, 3.0, 1.0]))
-    return gzip.compress(img.to_bytes(), mtime=0)
-
-
-def png_bytes() -> bytes:
-    yy, xx = np.mgrid[0:128, 0:160]
-    img = (np.hypot(yy - 64, xx - 80) < 50) * 180 + (xx // 2)
-    buf = io.BytesIO()
-    Image.fromarray(img.astype(np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def test_empty_page_invites_an_upload():
@@ -164,3 +145,12 @@ def test_several_series_offer_a_choice():
     assert_clean(at)
     assert any(s.value.startswith("Input accepted") for s in at.success)
     assert len(elements(at, "bidi_component")) == 1
+
+
+def test_sample_case_can_be_picked():
+    at = run_page(PAGE)
+    at = pick_sample(at, "CT slice", key="explorer")
+    assert_clean(at)
+    assert any(s.value.startswith("Input accepted") for s in at.success)
+    assert "real image" in page_text(at)  # provenance caption
+    assert len(elements(at, "bidi_component")) == 1 and at.dataframe

@@ -55,8 +55,8 @@ class ScanInput:
     Attributes:
         label: display name (file name, "3 files", or the sample's title).
         files: ``(name, bytes)`` pairs of an upload; empty for samples.
-        sample: the sample case object (from ``core.synth.samples.list_sample_cases``) or None.
-        digest: sha256 over names and bytes (uploads) or the sample id; the cache key.
+        sample: a ``core.synth.samples.SampleCase`` or None.
+        digest: sha256 over names and bytes (uploads) or "sample:<name>"; the cache key.
     """
 
     label: str
@@ -76,12 +76,12 @@ def _digest_files(files: Sequence[tuple[str, bytes]]) -> str:
 
 
 def list_samples(kinds: Sequence[str] | None = None) -> list[Any]:
-    """Sample cases a new user can pick, optionally filtered by their ``kind``."""
+    """Sample cases a new user can pick, optionally filtered by their ``kind`` (``core.synth.samples.KIND_*``)."""
     from core.synth.samples import list_sample_cases
 
     cases = list(list_sample_cases())
     if kinds:
-        cases = [c for c in cases if getattr(c, "kind", None) in kinds]
+        cases = [c for c in cases if c.kind in kinds]
     return cases
 
 
@@ -95,7 +95,7 @@ def scan_input(
 
     Args:
         key: widget key prefix, unique per page.
-        sample_kinds: only offer samples of these kinds (e.g. ``["brain_volume"]``); all when None.
+        sample_kinds: only offer samples of these kinds (``core.synth.samples.KIND_*``); all when None.
         help_text: what the uploader accepts, shown under it.
 
     Returns:
@@ -110,15 +110,16 @@ def scan_input(
         if not samples:
             st.info("No sample cases are available for this page.")
             return None
-        titles = [getattr(s, "title", None) or getattr(s, "name", str(s)) for s in samples]
         index = st.selectbox(
-            "Sample case", range(len(samples)), format_func=lambda i: titles[i], key=f"{key}_sample",
+            "Sample case", range(len(samples)), format_func=lambda i: samples[i].name, key=f"{key}_sample",
+            index=None, placeholder="Choose a sample case…",
         )
+        if index is None:
+            return None
         sample = samples[int(index)]
-        description = getattr(sample, "description", "")
-        if description:
-            st.caption(description)
-        return ScanInput(label=titles[int(index)], sample=sample, digest="sample:" + _sample_id(sample))
+        origin = "synthetic phantom" if sample.synthetic else "real image"
+        st.caption(f"{sample.description} ({origin}; source: `{sample.source}`)")
+        return ScanInput(label=sample.name, sample=sample, digest="sample:" + sample.name)
     uploads = st.file_uploader(
         "Upload a scan", type=list(UPLOAD_TYPES), accept_multiple_files=True, key=f"{key}_upload", help=help_text,
     )
@@ -128,10 +129,6 @@ def scan_input(
     files = tuple((u.name, u.getvalue()) for u in uploads)
     label = files[0][0] if len(files) == 1 else f"{len(files)} files"
     return ScanInput(label=label, files=files, digest=_digest_files(files))
-
-
-def _sample_id(sample: Any) -> str:
-    return str(getattr(sample, "id", None) or getattr(sample, "name", None) or getattr(sample, "title", sample))
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,7 +156,7 @@ class LoadOutcome:
 def _load_payload(inp: ScanInput) -> tuple[Any, str | None]:
     """The object to hand to ``load_scan``/``check`` and its file name."""
     if inp.sample is not None:
-        return inp.sample.load(), None
+        return inp.sample.loader()  # (bytes, filename): goes through load_scan exactly like an upload
     if len(inp.files) == 1:
         name, data = inp.files[0]
         return data, name
@@ -174,8 +171,6 @@ def _load_cached(digest: str, series: str | None, _inp: ScanInput) -> LoadOutcom
     from core.validation import check
 
     payload, filename = _load_payload(_inp)
-    if isinstance(payload, Scan):  # sample cases may hand back a ready Scan
-        return LoadOutcome(scan=payload, qc=check(payload))
     try:
         scan = load_scan(payload, filename=filename, series=series)
     except MultipleSeriesError as exc:

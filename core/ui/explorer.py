@@ -15,7 +15,7 @@ from core.types import Scan
 from core.ui.common import render_plotter
 from core.viz import slices as sl
 
-IMAGE_WIDTH_PX = 360  # each orthogonal view; three fit side by side on a laptop screen
+MAX_IMAGE_PX = 768  # longest side sent to the browser per view (sharp on HiDPI, small payload)
 
 
 def display_image(scan: Scan) -> np.ndarray:
@@ -58,10 +58,10 @@ def slice_viewer(scan: Scan, key: str = "explorer") -> None:
     if scan.is_2d:
         image = display_image(scan)
         if image.ndim == 3:  # colour raster: shown as stored, no window
-            st.image(sl.fit_within(image, 900), caption=scan.display_name)
+            st.image(sl.fit_within(image, MAX_IMAGE_PX), caption=scan.display_name)
             return
         window = _window_controls(image, _auto_window(scan.source, 0, image), key)
-        st.image(sl.fit_within(sl.apply_window(image, window), 900), caption=f"{scan.display_name} (as stored)")
+        st.image(sl.fit_within(sl.apply_window(image, window), MAX_IMAGE_PX), caption=f"{scan.display_name} (as stored)")
         return
     volume = scan.array[channel]
     window = _window_controls(volume, _auto_window(scan.source, channel, volume), key)
@@ -71,7 +71,7 @@ def slice_viewer(scan: Scan, key: str = "explorer") -> None:
         with column:
             index = st.slider(f"{plane.capitalize()} slice", 0, n - 1, n // 2, key=f"{key}_{plane}")
             cut = sl.orthogonal_slice(volume, plane, index, scan.spacing_mm)
-            st.image(sl.fit_within(sl.apply_window(cut, window), IMAGE_WIDTH_PX * 2), width=IMAGE_WIDTH_PX,
+            st.image(sl.fit_within(sl.apply_window(cut, window), MAX_IMAGE_PX), width="stretch",
                      caption=_plane_caption(plane))
 
 
