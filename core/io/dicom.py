@@ -404,7 +404,7 @@ def _frames_to_volume(ds, values, meta, modality, pseudonym, row_mm, col_mm, thi
         affine = np.diag([col_mm, row_mm, thickness or 1.0, 1.0])
         meta["frames_without_geometry"] = True
     vol = values[order]  # (Z, rows, cols, C)
-    array = np.ascontiguousarray(vol.transpose(3, 2, 1, 0), dtype=np.float32)  # (C, x=col, y=row, z)
+    array = np.asarray(vol.transpose(3, 2, 1, 0), dtype=np.float32)  # (C, x=col, y=row, z)
     codes = axis_codes(affine)
     array, affine, changed = to_closest_canonical(array, affine)
     meta["original_orientation"] = codes
@@ -482,7 +482,7 @@ def stack_slices(datasets: Sequence[Dataset], salt: str | None = None) -> Decode
     meta["original_shape"] = [len(ordered), int(vol.shape[1]), int(vol.shape[2])] + (
         [int(vol.shape[3])] if vol.shape[3] > 1 else [])
     modality, _ = modality_of(first)
-    array = np.ascontiguousarray(vol.transpose(3, 2, 1, 0), dtype=np.float32)
+    array = np.asarray(vol.transpose(3, 2, 1, 0), dtype=np.float32)  # copied once by the reorientation
     codes = axis_codes(affine)
     array, affine, changed = to_closest_canonical(array, affine)
     meta["original_orientation"] = codes
