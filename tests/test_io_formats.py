@@ -275,3 +275,12 @@ def test_dicom_without_preamble_and_deflate_via_suffix():
 
     with pytest.raises(NoPixelDataError, match="RT Structure Set"):
         load_scan(path)
+
+
+def test_directory_is_a_series(samples_dir, tmp_path):
+    scan = load_scan(samples_dir / "brain_mri_dicom")
+    assert scan.shape == (512, 512, 3)
+    from core.io import EmptyArchiveError
+
+    with pytest.raises(EmptyArchiveError):
+        load_scan(tmp_path)

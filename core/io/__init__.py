@@ -262,7 +262,8 @@ def load_scan(source: Any, filename: str | None = None, *, series: str | None = 
 
     Args:
         source: ``str``/``Path``, ``bytes``, a file-like object (``.read()`` or ``.getvalue()``, e.g.
-            Streamlit's UploadedFile), or a list of those (several DICOM files = one series).
+            Streamlit's UploadedFile), or a list of those (several DICOM files = one series); a
+            directory path stands for the files in it.
         filename: the original file name when ``source`` is bytes (used for the suffix and display only).
         series: id (or label, or 1-based index) of the series to load when the upload holds several;
             see :func:`list_series` and :class:`MultipleSeriesError`.
@@ -277,7 +278,7 @@ def load_scan(source: Any, filename: str | None = None, *, series: str | None = 
     settings = settings or get_settings()
     sources = as_sources(source, filename)
     if not sources:
-        raise EmptyArchiveError("No file was given. Accepted: " + ACCEPTED_FORMATS + ".")
+        raise EmptyArchiveError("No file was given (an empty list or folder). Accepted: " + ACCEPTED_FORMATS + ".")
     if len(sources) == 1:
         return _load_one(sources[0], series, settings)
     members = _members_from_sources(sources, settings)

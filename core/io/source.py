@@ -93,9 +93,15 @@ def as_source(obj: Any, filename: str | None = None) -> Source:
 
 
 def as_sources(obj: Any, filename: str | None = None) -> list[Source]:
-    """Like :func:`as_source` but also accepts a list/tuple (several files = one DICOM series)."""
+    """Like :func:`as_source` but also accepts a list/tuple (several files = one DICOM series)
+    and a directory path (its files, recursively, hidden ones skipped: a DICOM series folder)."""
     if isinstance(obj, (list, tuple)):
         return [as_source(o) for o in obj]
+    if isinstance(obj, (str, os.PathLike)) and Path(obj).is_dir():
+        root = Path(obj)
+        files = sorted(p for p in root.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(root).parts))
+        return [as_source(p) for p in files]
     return [as_source(obj, filename)]
 
 
