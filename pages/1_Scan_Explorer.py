@@ -13,7 +13,7 @@ if choice is None:
 
 outcome = common.load_input(choice, "explorer")
 st.subheader("Input check")
-common.render_qc(outcome.qc, outcome.error)
+common.render_qc(outcome.qc)
 if outcome.scan is None or not outcome.qc.accepted:
     st.stop()
 

@@ -138,18 +138,17 @@ def scan_input(
 
 @dataclass(frozen=True)
 class LoadOutcome:
-    """Result of loading an input: a scan, or the user-facing error, plus the QC report.
+    """Result of loading an input: the scan (when it could be decoded) and its QC report.
 
     Attributes:
-        scan: the loaded scan, or None when loading failed or a series must be chosen.
-        qc: QC report of the input (always present).
-        error: user-facing message of a ScanError, or None.
+        scan: the loaded scan, or None when loading failed or a series must be chosen. A scan
+            whose content checks failed is still returned; ``qc.accepted`` says whether to use it.
+        qc: QC report of the input (size, format, decoding and content checks).
         series: ``(series_id, description, n_slices)`` when several DICOM series were found.
     """
 
     scan: Scan | None
     qc: QCReport
-    error: str | None = None
     series: tuple[tuple[str, str, int], ...] = ()
 
 
@@ -165,28 +164,23 @@ def _load_payload(inp: ScanInput) -> tuple[Any, str | None]:
     return [Source(name=n, size_bytes=len(d), _data=d) for n, d in inp.files], None
 
 
-@st.cache_resource(max_entries=6, show_spinner="Loading scan…")
+@st.cache_resource(max_entries=6, show_spinner="Loading and checking the scan…")
 def _load_cached(digest: str, series: str | None, _inp: ScanInput) -> LoadOutcome:
-    from core.io import MultipleSeriesError, ScanError, load_scan
-    from core.validation import check
+    from core.validation import load_and_check
 
     payload, filename = _load_payload(_inp)
-    try:
-        scan = load_scan(payload, filename=filename, series=series)
-    except MultipleSeriesError as exc:
-        return LoadOutcome(scan=None, qc=QCReport(), error=None, series=tuple(tuple(s) for s in exc.series))
-    except ScanError as exc:
-        # The full gate report (size, format, decoding) names the failing check and what is accepted.
-        return LoadOutcome(scan=None, qc=check(payload, filename=filename, series=series), error=str(exc))
-    # Loaded: the content checks (blank, resolution, spacing, non-finite values) decide.
-    return LoadOutcome(scan=scan, qc=check(scan))
+    scan, qc = load_and_check(payload, filename=filename, series=series)
+    several = next((c for c in qc.failures if c.code == "multiple_series"), None)
+    if several is not None and several.value:
+        # Not a refusal: the user picks one series and the page loads that one.
+        return LoadOutcome(scan=None, qc=QCReport(), series=tuple(tuple(s) for s in several.value))
+    return LoadOutcome(scan=scan, qc=qc)
 
 
 def load_input(inp: ScanInput, key: str) -> LoadOutcome:
     """Load the chosen input (cached); when it holds several series, let the user pick one.
 
-    The returned outcome has ``scan`` set only when a scan could be loaded; otherwise its
-    ``error`` and ``qc`` say why, and the page shows them with :func:`render_qc`.
+    Show ``outcome.qc`` with :func:`render_qc`; use ``outcome.scan`` only when ``outcome.qc.accepted``.
     """
     outcome = _load_cached(inp.digest, None, inp)
     if outcome.series:
@@ -203,16 +197,14 @@ def load_input(inp: ScanInput, key: str) -> LoadOutcome:
 # --------------------------------------------------------------------------------------------
 
 
-def render_qc(report: QCReport, error: str | None = None) -> None:
+def render_qc(report: QCReport) -> None:
     """Show a QC report: the verdict, refusal reasons, warnings, and every check in a table."""
     failures, warnings = report.failures, report.warnings
-    if error and not failures:
-        st.error(error, icon=":material/block:")
-    if failures:
-        for check in failures:
-            st.error(check.message, icon=":material/block:")
-    elif not error:
-        st.success(f"Input accepted: {sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed.",
+    for check in failures:
+        st.error(check.message, icon=":material/block:")
+    if not failures:
+        st.success(f"Input accepted: {sum(c.passed for c in report.checks)} of {len(report.checks)} checks passed"
+                   + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}." if warnings else "."),
                    icon=":material/check_circle:")
     for check in warnings:
         st.warning(check.message, icon=":material/warning:")
@@ -220,7 +212,7 @@ def render_qc(report: QCReport, error: str | None = None) -> None:
         with st.expander("QC checks", expanded=bool(failures)):
             rows = [
                 {"check": c.code, "result": "passed" if c.passed else ("refused" if c.severity is Severity.ERROR else c.severity.value),
-                 "message": c.message, "value": "" if c.value is None else str(c.value)}
+                 "message": c.message, "value": "" if c.value is None else _short(c.value)}
                 for c in report.checks
             ]
             st.dataframe(rows, hide_index=True, width="stretch")
