@@ -16,12 +16,15 @@ find_python() {
 
 ensure_uv() {
   if command -v uv >/dev/null 2>&1; then UV=$(command -v uv); return 0; fi
-  if [ ! -x .cache/uv-bootstrap/bin/uv ]; then
-    echo "uv not found: installing it with pip into .cache/uv-bootstrap" >&2
-    "$PYTHON" -m venv .cache/uv-bootstrap
-    .cache/uv-bootstrap/bin/python -m pip install --quiet --disable-pip-version-check uv
-  fi
   UV=$PWD/.cache/uv-bootstrap/bin/uv
+  [ -x "$UV" ] && return 0
+  echo "uv not found: installing it with pip (into .cache/uv-bootstrap)" >&2
+  if "$PYTHON" -m venv .cache/uv-bootstrap && .cache/uv-bootstrap/bin/python -m pip install --quiet --disable-pip-version-check uv; then
+    return 0
+  fi
+  # No venv module (Debian without python3-venv): a user install instead.
+  "$PYTHON" -m pip install --user --quiet uv || "$PYTHON" -m pip install --user --quiet --break-system-packages uv
+  UV="$("$PYTHON" -m site --user-base)/bin/uv"
 }
 
 PYTHON=$(find_python)
