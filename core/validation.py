@@ -57,24 +57,29 @@ def check_scan(scan: Scan, settings: Settings | None = None) -> QCReport:
     arr = scan.array
     checks: list[Check] = []
 
-    finite = np.isfinite(arr)
-    n_bad = int(arr.size - np.count_nonzero(finite))
-    if n_bad:
+    # min/max first: both are finite exactly when every voxel is (NaN propagates, inf shows up).
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (float("nan"), float("nan"))
+    all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
+    if not all_finite:
+        finite = np.isfinite(arr)
+        n_bad = int(arr.size - np.count_nonzero(finite))
         checks.append(_fail("non_finite_values",
                             f"The image contains {n_bad} non-finite values (NaN or infinity). Accepted: images whose "
                             "voxels are all finite numbers; fix or mask them in the source file.", n_bad))
+        values = arr[finite]
+        lo, hi = (float(values.min()), float(values.max())) if values.size else (float("nan"), float("nan"))
     else:
         checks.append(_ok("non_finite_values", "All voxel values are finite numbers."))
 
-    values = arr[finite] if n_bad else arr
-    if values.size == 0 or float(values.max()) == float(values.min()):
-        level = float(values.flat[0]) if values.size else float("nan")
+    if not np.isfinite(lo):
+        checks.append(_fail("blank_image", "The image has no finite voxel values at all. Accepted: images with "
+                                           "visible content (a non-constant signal).", None))
+    elif not hi > lo:
         checks.append(_fail("blank_image",
-                            f"The image is blank: every voxel has the same value ({level:g}). Accepted: images with "
-                            "visible content (a non-constant signal).", level))
+                            f"The image is blank: every voxel has the same value ({lo:g}). Accepted: images with "
+                            "visible content (a non-constant signal).", lo))
     else:
-        checks.append(_ok("blank_image", "The image has non-constant content.",
-                          round(float(values.std(dtype=np.float64)), 4)))
+        checks.append(_ok("blank_image", "The image has non-constant content.", f"{lo:g} .. {hi:g}"))
 
     shape = scan.shape
     if scan.is_2d:

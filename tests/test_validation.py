@@ -56,6 +56,10 @@ def test_check_scan_content_rules():
     nan = good.copy()
     nan[0, 1, 1, 0] = np.inf
     assert [c.code for c in check_scan(_scan(nan)).failures] == ["non_finite_values"]
+    nan[0, 2, 2, 0] = np.nan
+    assert "2 non-finite" in check_scan(_scan(nan)).failures[0].message
+    all_nan = check_scan(_scan(np.full((1, 80, 80, 1), np.nan)))
+    assert [c.code for c in all_nan.failures] == ["non_finite_values", "blank_image"]
     tiny = check_scan(_scan(good, spacing=(0.001, 0.001, 1.0)))
     assert [c.code for c in tiny.failures] == ["absurd_spacing"] and "0.01" in tiny.failures[0].message
     # 2D: the placeholder Z spacing does not count; unknown spacing is informational only.
