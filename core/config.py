@@ -40,6 +40,7 @@ class Settings:
     confidence_threshold_spine_xray: float = _setting(0.60, "Confidence threshold of the spine-xray task (distance of the ensemble score from its decision threshold, rescaled to 0.5..1).")
     confidence_threshold_alzheimers: float = _setting(0.60, "Confidence threshold of the Alzheimer's staging CNN.")
     confidence_threshold_input_gate: float = _setting(0.60, "Minimum probability of the image kind and body part chosen by the input gate.")
+    progression_followup_max_risk: float = _setting(0.10, "Progression risk model: the suggested follow-up is the longest of 6 months / 1 / 2 / 3 years whose risk of progressing stays at or below this (a product rule, not a clinical guideline).")
 
     # --- image-quality gates (core/gates/quality.py; measured on the view resampled to 256 px, p1..p99 -> 0..1) ---
     qc_min_foreground_fraction: float = _setting(0.02, "Quality gate: an image with less than this fraction of pixels above its Otsu threshold is refused as almost empty.")

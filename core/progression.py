@@ -274,7 +274,7 @@ def progression_risk(
     *,
     mci_setting: str = "specialist",
     apoe_cn_source: str = "qiu2004",
-    followup_max_risk: float = DEFAULT_FOLLOWUP_MAX_RISK,
+    followup_max_risk: float | None = None,
 ) -> ProgressionRisk:
     """Risk of progressing to the next stage at 6 months, 1 year and 3 years.
 
@@ -290,7 +290,8 @@ def progression_risk(
         mci_setting: 'specialist' (memory clinic, 9.6 %/y) or 'community' (4.9 %/y) MCI conversion rate.
         apoe_cn_source: 'qiu2004' (cohort RR, default) or 'farrer1997' (case-control OR) for the CN stage.
         followup_max_risk: recommended follow-up is the longest offered interval (6 months, 1, 2, 3 years)
-            whose progression risk stays at or below this (product rule, not a clinical guideline).
+            whose progression risk stays at or below this (product rule, not a clinical guideline);
+            default ``settings.progression_followup_max_risk`` (0.10).
 
     Returns:
         A :class:`ProgressionRisk`.
@@ -312,6 +313,10 @@ def progression_risk(
         raise ValueError(f"mci_setting must be one of {sorted(MCI_TO_DEMENTIA_ACR)}")
     if apoe_cn_source not in APOE_CN:
         raise ValueError(f"apoe_cn_source must be one of {sorted(APOE_CN)}")
+    if followup_max_risk is None:
+        from core.config import get_settings
+
+        followup_max_risk = float(getattr(get_settings(), "progression_followup_max_risk", DEFAULT_FOLLOWUP_MAX_RISK))
     age = float(age_years)
     edu = float(education_years)
     notes: list[str] = [
