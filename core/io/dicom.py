@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from core.io.decoded import Decoded
-from core.io.deid import subject_pseudonym
+from core.io.deid import SAFE_META_KEYWORDS, subject_pseudonym
 from core.io.errors import CorruptFileError, NoPixelDataError, UnknownFormatError
 from core.io.geometry import axis_codes, dicom_affine, to_closest_canonical
 from core.types import Modality
@@ -325,6 +325,13 @@ def modality_of(ds: Dataset) -> tuple[Modality, str]:
     return _MODALITIES.get(raw, Modality.UNKNOWN), raw
 
 
+def _safe(ds: Dataset, keyword: str) -> Any:
+    """Read an allow-listed tag for Scan.meta; reading any other tag here is a bug."""
+    if keyword not in SAFE_META_KEYWORDS:
+        raise RuntimeError(f"{keyword} is not in core.io.deid.SAFE_META_KEYWORDS and must not reach Scan.meta")
+    return ds.get(keyword)
+
+
 def safe_meta(ds: Dataset) -> dict[str, Any]:
     """Allow-listed, non-identifying technical tags of a dataset as plain Python values."""
     modality, raw = modality_of(ds)
@@ -333,25 +340,25 @@ def safe_meta(ds: Dataset) -> dict[str, Any]:
         "format": "dicom",
         "modality": modality.value,
         "dicom_modality": raw or None,
-        "body_part_examined": _plain(ds.get("BodyPartExamined")) or None,
-        "image_type": _plain(ds.get("ImageType")) or None,
-        "photometric_interpretation": _plain(ds.get("PhotometricInterpretation")),
-        "bits_stored": _plain(ds.get("BitsStored")),
-        "rows": _plain(ds.get("Rows")),
-        "columns": _plain(ds.get("Columns")),
+        "body_part_examined": _plain(_safe(ds, "BodyPartExamined")) or None,
+        "image_type": _plain(_safe(ds, "ImageType")) or None,
+        "photometric_interpretation": _plain(_safe(ds, "PhotometricInterpretation")),
+        "bits_stored": _plain(_safe(ds, "BitsStored")),
+        "rows": _plain(_safe(ds, "Rows")),
+        "columns": _plain(_safe(ds, "Columns")),
         "pixel_spacing_mm": list(spacing) if spacing else None,
         "pixel_spacing_source": spacing_tag or None,
         "slice_thickness_mm": _slice_thickness(ds),
-        "manufacturer": _plain(ds.get("Manufacturer")) or None,
-        "manufacturer_model": _plain(ds.get("ManufacturerModelName")) or None,
+        "manufacturer": _plain(_safe(ds, "Manufacturer")) or None,
+        "manufacturer_model": _plain(_safe(ds, "ManufacturerModelName")) or None,
         "transfer_syntax": transfer_syntax(ds),
-        "number_of_frames": int(ds.get("NumberOfFrames", 1) or 1),
-        "series_number": _plain(ds.get("SeriesNumber")),
-        "view_position": _plain(ds.get("ViewPosition")) or None,
-        "laterality": _plain(ds.get("ImageLaterality") or ds.get("Laterality")) or None,
-        "magnetic_field_strength_t": _plain(ds.get("MagneticFieldStrength")),
-        "repetition_time_ms": _plain(ds.get("RepetitionTime")),
-        "echo_time_ms": _plain(ds.get("EchoTime")),
+        "number_of_frames": int(_safe(ds, "NumberOfFrames") or 1),
+        "series_number": _plain(_safe(ds, "SeriesNumber")),
+        "view_position": _plain(_safe(ds, "ViewPosition")) or None,
+        "laterality": _plain(_safe(ds, "ImageLaterality") or _safe(ds, "Laterality")) or None,
+        "magnetic_field_strength_t": _plain(_safe(ds, "MagneticFieldStrength")),
+        "repetition_time_ms": _plain(_safe(ds, "RepetitionTime")),
+        "echo_time_ms": _plain(_safe(ds, "EchoTime")),
         "spacing_known": spacing is not None,
     }
     if isinstance(meta["image_type"], str):
