@@ -100,17 +100,18 @@ def _clean(value: Any) -> str:
 
 
 def pseudonymize(identifier: str, salt: str | None = None) -> str:
-    """Stable pseudonym of a patient identifier: ``"sub-" + 12 hex of sha256(salt | identifier)``.
+    """Stable pseudonym: ``"sub-"`` + the first 12 hex digits of ``sha256(salt + identifier)``.
 
     Args:
         identifier: the patient identifier (never stored or logged).
-        salt: secret salt; defaults to ``Settings.pseudonym_salt``.
+        salt: secret salt; defaults to ``Settings.pseudonym_salt``. Nothing else enters the hash,
+            so the same subject gets the same pseudonym on every study at one site.
     """
     if salt is None:
         from core.config import get_settings
 
         salt = get_settings().pseudonym_salt
-    digest = hashlib.sha256(f"{salt}|{identifier}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256((salt + identifier).encode("utf-8")).hexdigest()
     return _PSEUDONYM_PREFIX + digest[:_PSEUDONYM_HEX]
 
 
@@ -118,11 +119,10 @@ def subject_identifier(ds: Any) -> str | None:
     """PatientID, else PatientName + PatientBirthDate, else None (no identifier in the header)."""
     pid = _clean(ds.get("PatientID"))
     if pid:
-        return "id:" + pid
+        return pid
     name = _clean(ds.get("PatientName"))
-    birth = _clean(ds.get("PatientBirthDate"))
     if name:
-        return f"name:{name}|{birth}"
+        return name + _clean(ds.get("PatientBirthDate"))
     return None
 
 
