@@ -284,3 +284,16 @@ def test_directory_is_a_series(samples_dir, tmp_path):
 
     with pytest.raises(EmptyArchiveError):
         load_scan(tmp_path)
+
+
+def test_content_decides_over_the_suffix():
+    dcm = fac.make_dicom(fac.phantom())
+    as_png = load_scan(dcm, filename="scan.png")  # a DICOM named .png is read as DICOM
+    assert as_png.meta["format"] == "dicom" and as_png.meta["suffix_mismatch"] == "named .png, read as dicom"
+    buf = io.BytesIO()
+    Image.fromarray(fac.phantom(70, 70).astype(np.uint8)).save(buf, format="JPEG")
+    jpeg_as_png = load_scan(buf.getvalue(), filename="slice.png")  # raster <-> raster: harmless, read by content
+    assert jpeg_as_png.meta["format"] == "jpeg"
+    nii = _nifti_bytes(np.ones((4, 4, 4), np.float32) * np.arange(4), np.eye(4))
+    assert load_scan(nii, filename="volume.dcm").meta["format"] == "nifti"
+    assert load_scan(nii).meta["format_detected_by"] == "magic"  # no name at all
