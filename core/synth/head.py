@@ -107,10 +107,10 @@ _T1_BASE = np.array(
         0.55,  # diploe (fatty marrow)
         0.36,  # muscle / soft tissue
         0.12,  # CSF
-        0.50,  # cortical GM
-        0.82,  # WM
+        0.47,  # cortical GM
+        0.85,  # WM
         0.12, 0.12,  # lateral ventricles
-        0.50, 0.50,  # hippocampi
+        0.48, 0.48,  # hippocampi
         0.60,  # thalamus
         0.54,  # caudate
         0.57,  # putamen
@@ -230,15 +230,15 @@ class HeadAnatomy:
         self.vent_asym = float(rng.normal(0.0, 0.06))
         self.hc_factor = float(np.clip(rng.normal(1.0, 0.07), 0.82, 1.18))
         self.hc_asym = float(rng.normal(0.035, 0.03))  # right hippocampus slightly larger on average
-        self.sulc_depth_mm = float(rng.uniform(17.0, 22.0))
+        self.sulc_depth_mm = float(rng.uniform(19.0, 25.0))
         self.contrast = rng.normal(1.0, 0.04, size=_N_TISSUES).astype(np.float32)
         self.fissure_bend = float(rng.normal(0.0, 1.5))
         noise = rng.standard_normal((3,) + (int(2 * _NOISE_HALF / _NOISE_CELL) + 1,) * 3).astype(np.float32)
-        # sulcal pattern: smoothed noise, sigma 2.9 mm -> sulci about 13 mm apart
-        f = ndimage.gaussian_filter(noise[0], 2.9 / _NOISE_CELL)
-        g = np.sqrt(sum(gi * gi for gi in np.gradient(f, _NOISE_CELL)))
-        g = np.maximum(g, 0.35 * float(np.median(g)))
-        self._sulc = (f / g).astype(np.float32)  # approximate signed distance to a sulcus (mm)
+        # sulcal pattern: gyri are cells of a Poisson-disk (blue-noise) point set on the sphere;
+        # sulci are the cell borders (Worley / Voronoi), so their distance is exact and their
+        # spacing regular (~gyral width), and a smooth warp makes them wavy
+        self.gyral_spacing_mm = float(rng.uniform(10.5, 12.5))
+        self._sulc2d = _sulcal_map(rng, self.gyral_spacing_mm / _R_SULC / 1.15)
         d = ndimage.gaussian_filter(noise[1], 9.0 / _NOISE_CELL)
         self._depth = (d / d.std()).astype(np.float32)
         fol = ndimage.gaussian_filter(noise[2], 4.0 / _NOISE_CELL)
@@ -246,7 +246,7 @@ class HeadAnatomy:
 
         # --- atrophy-driven geometry (phantom rules) ---
         self.gm_mm = self.gm_mm_base * (1.0 - 0.25 * a)
-        self.sulc_half_mm = 0.8 + 1.5 * a
+        self.sulc_half_mm = 0.6 + 1.6 * a
         self.csf_gap_mm = 1.6 + 2.2 * a
         self.fissure_half_mm = 1.0 + 2.0 * a
         self.sylvian_half_mm = 1.0 + 2.5 * a
@@ -261,11 +261,11 @@ class HeadAnatomy:
         vs = self.vent_factor
         # Lateral ventricle centreline (right side, template mm) with radii (rx, ry, rz).
         body = [
-            (8.5, 46, -4, 4.0, 4.0, 4.5),    # frontal horn tip
-            (9.0, 36, 0, 5.0, 5.0, 6.5),     # frontal horn
-            (9.0, 22, 4, 5.0, 5.0, 4.5),     # body, anterior
-            (10.0, 6, 6, 5.5, 5.0, 3.8),     # body
-            (13.0, -9, 6, 6.0, 5.0, 4.2),    # body, posterior
+            (6.0, 46, -4, 3.5, 4.0, 4.5),    # frontal horn tip
+            (6.5, 36, 0, 4.5, 5.0, 6.5),     # frontal horn (comma in coronal view)
+            (7.0, 22, 4, 5.0, 5.0, 4.5),     # body, anterior
+            (8.0, 6, 6, 6.0, 5.0, 3.6),      # body (flat roof under the corpus callosum)
+            (11.5, -9, 6, 6.5, 5.0, 4.0),    # body, posterior
             (21.0, -24, 0, 6.5, 6.0, 6.5),   # atrium / trigone
             (19.0, -38, -2, 3.5, 4.0, 4.0),  # occipital horn
             (17.0, -46, -3, 2.2, 3.0, 2.5),
@@ -296,7 +296,7 @@ class HeadAnatomy:
                 c[:, 3] *= cross
                 c[:, 5] *= cross
                 # medial parts (septum side) move outward as the ventricle widens
-                medial = np.abs(c[:, 0]) < 15
+                medial = np.abs(c[:, 0]) < 13
                 grow = c[:, 3] - np.array([p[3] for p in ctrl], dtype=np.float32)
                 c[medial, 0] += sign * 0.9 * grow[medial]
                 tubes.append(_densify(c))
@@ -351,15 +351,20 @@ class HeadAnatomy:
             + c[4] * uy - 0.03 * uy + c[5] * ux
         q = np.sqrt((x / _A0) ** 2 + (y / _B0) ** 2 + (z / _C0) ** 2) / m
         d_cer = rho * (1.0 / np.maximum(q, 1e-3) - 1.0)
-        # anterior cranial fossa floor is higher than the middle/posterior fossae
-        floor = -36.0 - 18.0 / (1.0 + np.exp((y - 18.0) / 5.0))
-        d_cer = np.minimum(d_cer, z - floor)
-        # posterior fossa (cerebellum)
-        xf, yf, zf = x / 50.0, (y + 46.0) / 29.0, (z + 50.0) / 21.0
-        qf = np.sqrt(xf * xf + yf * yf + zf * zf)
-        rf = np.sqrt(x * x + (y + 46.0) ** 2 + (z + 50.0) ** 2) + 1e-3
-        d_fos = rf * (1.0 / np.maximum(qf, 1e-3) - 1.0)
-        return np.maximum(d_cer, d_fos)
+        # the floor and the posterior fossa only change points low in the head (cheaper on a subset);
+        # above z = -5 the floor is > 31 mm away, deeper than any cortical rule looks
+        lo = np.nonzero(z < -5.0)[0]
+        if lo.size:
+            xl, yl, zl = x[lo], y[lo], z[lo]
+            # anterior cranial fossa floor is higher than the middle/posterior fossae
+            floor = -36.0 - 18.0 / (1.0 + np.exp((yl - 18.0) / 5.0))
+            dl = np.minimum(d_cer[lo], zl - floor)
+            # posterior fossa (cerebellum)
+            xf, yf, zf = xl / 50.0, (yl + 46.0) / 29.0, (zl + 50.0) / 21.0
+            qf = np.sqrt(xf * xf + yf * yf + zf * zf)
+            rf = np.sqrt(xl * xl + (yl + 46.0) ** 2 + (zl + 50.0) ** 2) + 1e-3
+            d_cer[lo] = np.maximum(dl, rf * (1.0 / np.maximum(qf, 1e-3) - 1.0))
+        return d_cer
 
     def tentorium_z(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Height of the tentorium (template mm): a tent, highest at the midline."""
@@ -393,18 +398,23 @@ class HeadAnatomy:
         sub[head] = _T_SKIN
         sub[skull_in] = _T_BONE
         sub[skull_in & dip] = _T_DIPLOE
-        # face/orbits and neck below the cavity (soft tissue with skin)
-        face = ((x / 60.0) ** 2 + ((y - 48.0) / 46.0) ** 2 + ((z + 62.0) / 38.0) ** 2) < 1.0
-        neck = (((x / 50.0) ** 2 + ((y + 12.0) / 52.0) ** 2) < 1.0) & (z < -45.0)
-        face_skin = ((x / 66.0) ** 2 + ((y - 48.0) / 52.0) ** 2 + ((z + 62.0) / 44.0) ** 2) < 1.0
-        neck_skin = (((x / 56.0) ** 2 + ((y + 12.0) / 58.0) ** 2) < 1.0) & (z < -45.0)
-        soft = (face | neck) & (d_cav <= -self.skull_mm)
-        sub[(face_skin | neck_skin) & (sub == 0)] = _T_SKIN
-        sub[soft] = _T_MUSCLE
-        for sx in (-1.0, 1.0):
-            r2 = (x - sx * 32.0) ** 2 + (y - 70.0) ** 2 + (z + 50.0) ** 2
-            sub[(r2 < 17.0 ** 2) & face] = _T_ORBFAT
-            sub[r2 < 11.5 ** 2] = _T_VITREOUS
+        # face/orbits and neck below the cavity (soft tissue with skin); only low points qualify
+        lo = np.nonzero(z < -15.0)[0]
+        if lo.size:
+            xl, yl, zl, dl = x[lo], y[lo], z[lo], d_cav[lo]
+            sl = sub[lo]
+            face = ((xl / 60.0) ** 2 + ((yl - 48.0) / 46.0) ** 2 + ((zl + 62.0) / 38.0) ** 2) < 1.0
+            neck = (((xl / 50.0) ** 2 + ((yl + 12.0) / 52.0) ** 2) < 1.0) & (zl < -45.0)
+            face_skin = ((xl / 66.0) ** 2 + ((yl - 48.0) / 52.0) ** 2 + ((zl + 62.0) / 44.0) ** 2) < 1.0
+            neck_skin = (((xl / 56.0) ** 2 + ((yl + 12.0) / 58.0) ** 2) < 1.0) & (zl < -45.0)
+            soft = (face | neck) & (dl <= -self.skull_mm)
+            sl[(face_skin | neck_skin) & (sl == 0)] = _T_SKIN
+            sl[soft] = _T_MUSCLE
+            for sx in (-1.0, 1.0):
+                r2 = (xl - sx * 32.0) ** 2 + (yl - 70.0) ** 2 + (zl + 50.0) ** 2
+                sl[(r2 < 17.0 ** 2) & face] = _T_ORBFAT
+                sl[r2 < 11.5 ** 2] = _T_VITREOUS
+            sub[lo] = sl
         # intracranial
         inside = d_cav > 0
         ii = np.nonzero(inside)[0]
@@ -459,10 +469,13 @@ class HeadAnatomy:
         t = self.gm_mm
         rho = np.sqrt(x * x + y * y + z * z) + 1e-3
         proj = np.stack([x, y, z], axis=1) * (70.0 / rho)[:, None]
-        # sampling the 3D pattern a little deeper with depth makes sulci meander and branch
-        deep = np.stack([x, y, z], axis=1) * ((70.0 - 0.3 * d_b / s) / rho)[:, None]
-        ds = np.abs(self._sample(self._sulc, deep)) * (rho / 70.0) * s
-        depth = self.sulc_depth_mm * (0.62 + 0.38 * np.tanh(self._sample(self._depth, proj)))
+        dn = self._sample(self._depth, proj)
+        depth = self.sulc_depth_mm * (0.7 + 0.3 * np.tanh(dn))
+        # sulci are not perfectly radial: tilt them with depth along a smooth random direction
+        tn = self._sample(self._folia_phase, proj * 0.6)
+        shear = (0.4 * d_b / s)
+        ds = _sample_sphere_map(self._sulc2d, x + shear * tn * 1.0, y + shear * dn, z + shear * (tn - dn) * 0.7,
+                                rho) * (rho / _R_SULC) * s
         sulc_csf = (ds < self.sulc_half_mm) & (d_b < depth)
         gm = (d_b < t) | ((ds < self.sulc_half_mm + t) & (d_b < depth + t))
         # interhemispheric fissure: full depth except above the corpus callosum arch
@@ -542,6 +555,60 @@ class HeadAnatomy:
             r[(lev < 1.0) & tissue] = code
         del a
         res[bi] = r
+
+
+_R_SULC = 70.0  # radius (template mm) at which the sulcal map is defined
+_SPH_ROWS, _SPH_COLS = 181, 360  # 1 degree grid over (polar angle, azimuth)
+
+
+def _poisson_sphere(rng: np.random.Generator, min_angle: float) -> np.ndarray:
+    """Blue-noise unit vectors: dart throwing with a minimum angular distance (rad)."""
+    target = int(4.0 / (min_angle ** 2) * 0.9)
+    cand = rng.standard_normal((target * 6, 3))
+    cand /= np.linalg.norm(cand, axis=1, keepdims=True)
+    cos_min = np.cos(min_angle)
+    kept = np.empty((0, 3))
+    for start in range(0, len(cand), 64):
+        batch = cand[start:start + 64]
+        for v in batch:
+            if kept.shape[0] == 0 or np.max(kept @ v) < cos_min:
+                kept = np.vstack([kept, v])
+    return kept
+
+
+def _sulcal_map(rng: np.random.Generator, min_angle: float) -> np.ndarray:
+    """Distance (mm at radius ``_R_SULC``) to the nearest cell border, on a (polar, azimuth) grid."""
+    from scipy.spatial import cKDTree
+
+    seeds = _poisson_sphere(rng, min_angle)
+    th = np.linspace(0.0, np.pi, _SPH_ROWS)
+    ph = np.linspace(-np.pi, np.pi, _SPH_COLS, endpoint=False)
+    tt, pp = np.meshgrid(th, ph, indexing="ij")
+    v = np.stack([np.sin(tt) * np.cos(pp), np.sin(tt) * np.sin(pp), np.cos(tt)], axis=-1).reshape(-1, 3)
+    # smooth warp -> wavy, less polygonal sulci
+    a = rng.uniform(0, 2 * np.pi, size=6)
+    f = rng.uniform(2.5, 4.5, size=6)
+    w = np.stack([np.sin(f[0] * v[:, 1] + a[0]) + 0.5 * np.sin(f[3] * v[:, 2] + a[3]),
+                  np.sin(f[1] * v[:, 2] + a[1]) + 0.5 * np.sin(f[4] * v[:, 0] + a[4]),
+                  np.sin(f[2] * v[:, 0] + a[2]) + 0.5 * np.sin(f[5] * v[:, 1] + a[5])], axis=1)
+    vw = v + 0.07 * w
+    vw /= np.linalg.norm(vw, axis=1, keepdims=True)
+    # anisotropic metric: distances along y (antero-posterior) count more, so gyri are elongated
+    # across it (like the central and pre/post-central gyri on the lateral and upper surfaces)
+    stretch = np.array([1.0, 1.35, 1.0])
+    seeds_t = seeds * stretch
+    vw = vw * stretch
+    d, idx = cKDTree(seeds_t).query(vw, k=2)
+    gap = np.linalg.norm(seeds_t[idx[:, 1]] - seeds_t[idx[:, 0]], axis=1)
+    dist = (d[:, 1] ** 2 - d[:, 0] ** 2) / (2.0 * gap) * _R_SULC  # exact distance to the bisector
+    return dist.reshape(_SPH_ROWS, _SPH_COLS).astype(np.float32)
+
+
+def _sample_sphere_map(m: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Bilinear lookup of a (polar, azimuth) map in the direction of each point."""
+    r_idx = np.arccos(np.clip(z / rho, -1.0, 1.0)) * ((_SPH_ROWS - 1) / np.pi)
+    c_idx = (np.arctan2(y, x) + np.pi) * (_SPH_COLS / (2 * np.pi))
+    return ndimage.map_coordinates(m, np.stack([r_idx, c_idx]), order=1, mode="grid-wrap").astype(np.float32)
 
 
 def _rotation(ax: float, ay: float, az: float) -> np.ndarray:
