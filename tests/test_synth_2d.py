@@ -187,3 +187,18 @@ def test_chest_dicom():
     img, _ = make_chest_xray(2, {"Cardiomegaly"})
     ds = pydicom.dcmread(io.BytesIO(as_dicom_bytes(img, modality="CR", body_part="CHEST", pixel_spacing_mm=2.7)))
     assert ds.Modality == "CR" and ds.ViewPosition == "PA" and "PatientName" not in ds
+
+
+def test_make_spine_case_matches_boxes():
+    from core.synth.spine import make_spine_case
+
+    n_abnormal = 0
+    for seed in range(6):
+        img, info = make_spine_case(seed)
+        a, _ = make_spine_case(seed)
+        assert np.array_equal(a, img)
+        assert (len(info["boxes"]) > 0) == bool(info["lesions"])
+        n_abnormal += bool(info["lesions"])
+        for b in info["boxes"]:
+            assert b["label"] in SPINE_LESIONS and 0 <= b["x0"] < b["x1"] <= img.shape[1]
+    assert 0 < n_abnormal < 6

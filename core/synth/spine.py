@@ -146,6 +146,11 @@ def make_spine_xray(seed: int, lesions: list[str] | tuple[str, ...] = (), size: 
         a_next = (angles[i] + angles[i + 1]) / 2
         t_next = np.array([-np.sin(a_next), np.cos(a_next)])
         pos = c + t * (hmean / 2) / mm_px + t_next * discs[i] / mm_px
+    # centre the construct: the posterior elements reach ~75 mm behind the body centre, so the
+    # bodies sit ~22 mm anterior of the image centre (room for an anterior slip), plus jitter
+    dx = cols / 2.0 - 22.0 / mm_px + rng.normal(0.0, 3.0 / mm_px) - float(np.mean([c[0] for c in centres]))
+    centres = [c + np.array([dx, 0.0]) for c in centres]
+    pos = pos + np.array([dx, 0.0])
     s_top = pos.copy()  # centre of the S1 endplate
     # slip: everything above the lower level moves anteriorly (image left before flipping)
     if slip_k >= 0:
@@ -193,7 +198,7 @@ def make_spine_xray(seed: int, lesions: list[str] | tuple[str, ...] = (), size: 
         bone += 0.32 * ped + 0.3 * pillar + 0.26 * spin
     # sacrum: S1 endplate at the bottom of the L5-S1 disc, axis tilted posteriorly (sacral
     # slope ~35-50 deg), tapering and curving anteriorly towards the coccyx
-    s_ang = float(angles[n] - np.deg2rad(rng.uniform(0.0, 8.0)))
+    s_ang = float(angles[n] - np.deg2rad(rng.uniform(12.0, 24.0)))
     fs = _Frame(float(s_top[0]), float(s_top[1]), s_ang, mm_px, xx, yy)
     w_s = depths[-1] * 1.05
     sv = fs.v
@@ -327,8 +332,33 @@ def make_spine_xray(seed: int, lesions: list[str] | tuple[str, ...] = (), size: 
     if flipped:
         img = img[:, ::-1]
     info = {"lesions": list(lesions), "levels": where, "pixel_spacing_mm": mm_px, "flipped": flipped,
-            "masks": masks, "seed": int(seed), "view": "lateral lumbar"}
+            "masks": masks, "seed": int(seed), "view": "lateral lumbar",
+            "boxes": [{"label": b[0], "x0": b[1], "y0": b[2], "x1": b[3], "y1": b[4]} for b in boxes]}
     return np.ascontiguousarray(img, dtype=np.float32), boxes, info
+
+
+def sample_lesions(rng: np.random.Generator, abnormal_fraction: float = 0.5) -> list[str]:
+    """Draw a lesion list: none with probability ``1 - abnormal_fraction``, else 1-3 classes.
+
+    Surgical implant and disc space narrowing are drawn a little more often (phantom rule).
+    """
+    if rng.random() >= abnormal_fraction:
+        return []
+    weights = np.array([0.22, 0.12, 0.12, 0.12, 0.16, 0.14, 0.12])
+    k = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
+    return [SPINE_LESIONS[j] for j in rng.choice(len(SPINE_LESIONS), size=k, replace=False, p=weights / weights.sum())]
+
+
+def make_spine_case(seed: int, abnormal_fraction: float = 0.5, size: tuple[int, int] = (256, 128)
+                    ) -> tuple[np.ndarray, dict]:
+    """One radiograph with lesions drawn from ``seed``: ``(image, info)``.
+
+    ``info["boxes"]`` holds dicts ``{"label", "x0", "y0", "x1", "y1"}`` (pixel-edge coordinates);
+    the rest of ``info`` is as in :func:`make_spine_xray`. Handy for detector training loops.
+    """
+    rng = np.random.default_rng([int(seed), 99])
+    image, _, info = make_spine_xray(int(seed), sample_lesions(rng, abnormal_fraction), size)
+    return image, info
 
 
 def spine_dataset(n: int, seed: int, abnormal_fraction: float = 0.5, size: tuple[int, int] = (256, 128)
@@ -340,17 +370,12 @@ def spine_dataset(n: int, seed: int, abnormal_fraction: float = 0.5, size: tuple
     """
     rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, size=n)
-    weights = np.array([0.22, 0.12, 0.12, 0.12, 0.16, 0.14, 0.12])
-    weights /= weights.sum()
     images = np.empty((n, int(size[0]), int(size[1])), dtype=np.float32)
     abnormal = np.zeros(n, dtype=np.int64)
     all_boxes = []
     for i in range(n):
-        les: list[str] = []
-        if rng.random() < abnormal_fraction:
-            k = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
-            les = [SPINE_LESIONS[j] for j in rng.choice(len(SPINE_LESIONS), size=k, replace=False, p=weights)]
-            abnormal[i] = 1
+        les = sample_lesions(rng, abnormal_fraction)
+        abnormal[i] = int(bool(les))
         images[i], boxes, _ = make_spine_xray(int(seeds[i]), les, size)
         all_boxes.append(boxes)
     return images, abnormal, all_boxes
