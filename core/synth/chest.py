@@ -111,8 +111,13 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
     h_cx = (h_left - h_right) / 2.0
     h_cy = rng.uniform(0.58, 0.62) + (0.03 if "Cardiomegaly" in fset else 0.0)
     h_ry = rng.uniform(0.13, 0.16) * (1.1 if "Cardiomegaly" in fset else 1.0)
-    heart = _disc(xx, yy, h_cx, h_cy, heart_w / 2.0, h_ry) < 1.0
-    heart &= yy > 0.40
+    # silhouette: left ventricle (large, image right), right atrium (smaller bulge, image left)
+    # and a waist towards the great vessels; the extremes set the cardiothoracic ratio
+    left_edge, right_edge = h_cx + heart_w / 2.0, h_cx - heart_w / 2.0
+    lv = _disc(xx, yy, left_edge - 0.36 * heart_w, h_cy + 0.02, 0.36 * heart_w, h_ry) < 1.0
+    ra = _disc(xx, yy, right_edge + 0.2 * heart_w, h_cy, 0.2 * heart_w, 0.75 * h_ry) < 1.0
+    mid = _disc(xx, yy, h_cx, h_cy + 0.01, 0.3 * heart_w, 1.05 * h_ry) < 1.0
+    heart = (lv | ra | mid) & (yy > 0.40)
     med_w = rng.uniform(0.10, 0.13)
     mediast = (np.abs(xx - 0.01) < med_w + 0.04 * np.clip((yy - 0.2) / 0.3, 0, 1)) & (yy < 0.62)
     aortic = _disc(xx, yy, med_w + 0.04, 0.33, 0.05, 0.04) < 1.0
@@ -140,12 +145,18 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
     body = np.sqrt(np.clip(1.0 - (xx / w_body) ** 2, 0.0, 1.0))
     shoulders = np.clip(1.0 - np.abs(yy - 0.06) / 0.12, 0, 1) * (np.abs(xx) > 0.55)
     dens = 1.0 * body + 0.5 * shoulders
+    # humeral heads and the lateral scapular borders in the upper corners
+    for sign in (-1, 1):
+        hh = _disc(xx, yy, sign * rng.uniform(0.9, 0.97), rng.uniform(0.08, 0.12), 0.1, 0.06)
+        dens += 0.35 * np.clip(1.0 - hh, 0, 1) ** 0.5
+        scap = np.abs(xx * sign - (0.78 - 0.25 * (yy - 0.1))) < 0.012
+        dens += 0.08 * (scap & (yy > 0.1) & (yy < 0.45))
     lung_soft = ndimage.gaussian_filter(lungs.astype(np.float32), 1.2 / px_norm * 0.03)
     lung_depth = ndimage.distance_transform_edt(lungs).astype(np.float32)
     lung_depth = np.sqrt(np.clip(lung_depth / (0.12 / px_norm), 0, 1))
     dens -= 0.55 * lung_soft + 0.3 * lung_depth * lung_soft
-    dens += 0.22 * ndimage.gaussian_filter(heart.astype(np.float32), 1.0)
-    dens += 0.25 * ndimage.gaussian_filter(medi.astype(np.float32), 1.0)
+    dens += 0.1 * ndimage.gaussian_filter(heart.astype(np.float32), 1.0)
+    dens += 0.15 * ndimage.gaussian_filter(medi.astype(np.float32), 1.0)
     trachea = (np.abs(xx - 0.01) < 0.025) & (yy < 0.38) & (yy > 0.02)
     dens -= 0.15 * ndimage.gaussian_filter(trachea.astype(np.float32), 0.8)
     # below the diaphragm: abdomen (dense); gastric bubble under the left dome
@@ -221,7 +232,7 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
         cons = blob & lung_side
         patch = ndimage.gaussian_filter(cons.astype(np.float32), 1.5)
         bronch = np.abs(smooth_field(rng, (n, n), n / 20)) < 0.12  # air bronchograms
-        lesion += 0.5 * patch * (1.0 - 0.5 * bronch)
+        lesion += 0.5 * patch * (1.0 - 0.3 * bronch)
         masks["Consolidation"] = cons
     if "Atelectasis" in fset:
         side = atel_side
@@ -290,7 +301,7 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
 
     dens += markings + fluid + lesion
     # soft tissue fills the region under the domes (no lung there) automatically via body density
-    k = rng.uniform(1.6, 2.2)
+    k = rng.uniform(0.9, 1.3)
     img = 1.0 - np.exp(-k * np.clip(dens, 0, None))
     img = ndimage.gaussian_filter(img, rng.uniform(0.4, 0.8))
     img *= 1.0 + 0.06 * smooth_field(rng, (n, n), n / 2.5)  # heel effect / uneven exposure
