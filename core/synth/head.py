@@ -246,10 +246,10 @@ class HeadAnatomy:
 
         # --- atrophy-driven geometry (phantom rules) ---
         self.gm_mm = self.gm_mm_base * (1.0 - 0.25 * a)
-        self.sulc_half_mm = 0.6 + 1.6 * a
-        self.csf_gap_mm = 1.6 + 2.2 * a
-        self.fissure_half_mm = 1.0 + 2.0 * a
-        self.sylvian_half_mm = 1.0 + 2.5 * a
+        self.sulc_half_mm = 0.6 + 0.6 * a
+        self.csf_gap_mm = 1.6 + 1.2 * a
+        self.fissure_half_mm = 1.0 + 1.0 * a
+        self.sylvian_half_mm = 1.0 + 1.5 * a
         self.third_vent_half_mm = 1.2 + 2.3 * a
         self.vent_cross = 1.0 + 0.75 * a  # cross-section radii -> ~3x volume at a = 1
         self.hc_cross = float(np.sqrt(1.0 - 0.38 * a))  # two radii -> ~38 % volume loss at a = 1
