@@ -410,6 +410,14 @@ class HeadAnatomy:
             soft = (face | neck) & (dl <= -self.skull_mm)
             sl[(face_skin | neck_skin) & (sl == 0)] = _T_SKIN
             sl[soft] = _T_MUSCLE
+            # facial skeleton: air sinuses (dark) and marrow-filled bone (brighter) in the face
+            fi = np.nonzero(soft & face & (zl > -95.0))[0]
+            if fi.size:
+                tex = self._sample(self._folia_phase, np.stack([xl[fi], yl[fi] * 0.8, zl[fi]], axis=1) * 0.7)
+                fsub = sl[fi]
+                fsub[tex > 0.9] = _T_AIR
+                fsub[tex < -0.8] = _T_DIPLOE
+                sl[fi] = fsub
             for sx in (-1.0, 1.0):
                 r2 = (xl - sx * 32.0) ** 2 + (yl - 70.0) ** 2 + (zl + 50.0) ** 2
                 sl[(r2 < 17.0 ** 2) & face] = _T_ORBFAT
@@ -440,7 +448,9 @@ class HeadAnatomy:
         d_b = d_cav - self.csf_gap_mm
         d_b = np.where(post, np.minimum(d_b, (z - zt) * s - tent_half - 0.8), d_b)
         res[cer & (d_b >= 0)] = _T_WM
-        shell = cer & (d_b >= 0) & (d_b < self.sulc_depth_mm * 1.25 + self.gm_mm + 1.0)
+        reach = self.sulc_depth_mm * 1.25 + self.gm_mm + 1.0
+        near_mid = np.abs(x) * s < reach + self.fissure_half_mm + 4.0  # medial-surface sulci
+        shell = cer & (d_b >= 0) & ((d_b < reach) | near_mid)
         si = np.nonzero(shell)[0]
         if si.size:
             res[si] = self._cortex(x[si], y[si], z[si], d_b[si])
@@ -464,20 +474,13 @@ class HeadAnatomy:
         return res
 
     def _cortex(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, d_b: np.ndarray) -> np.ndarray:
-        """Cortical ribbon, sulci and fissures for points in the outer cerebral shell."""
+        """Cortical ribbon, sulci and fissures for points in the outer cerebral shell.
+
+        Sulci run in from both the convexity and the medial surface (interhemispheric fissure):
+        the depth used by the sulcal rules is the distance to the nearer of the two surfaces.
+        """
         s = float(self.scale_iso)
         t = self.gm_mm
-        rho = np.sqrt(x * x + y * y + z * z) + 1e-3
-        proj = np.stack([x, y, z], axis=1) * (70.0 / rho)[:, None]
-        dn = self._sample(self._depth, proj)
-        depth = self.sulc_depth_mm * (0.7 + 0.3 * np.tanh(dn))
-        # sulci are not perfectly radial: tilt them with depth along a smooth random direction
-        tn = self._sample(self._folia_phase, proj * 0.6)
-        shear = (0.4 * d_b / s)
-        ds = _sample_sphere_map(self._sulc2d, x + shear * tn * 1.0, y + shear * dn, z + shear * (tn - dn) * 0.7,
-                                rho) * (rho / _R_SULC) * s
-        sulc_csf = (ds < self.sulc_half_mm) & (d_b < depth)
-        gm = (d_b < t) | ((ds < self.sulc_half_mm + t) & (d_b < depth + t))
         # interhemispheric fissure: full depth except above the corpus callosum arch
         xm = self.fissure_bend * np.sin(y / 35.0)
         df = np.abs(x - xm) * s
@@ -488,7 +491,27 @@ class HeadAnatomy:
                           10.0 - 5.0 * (ay - 34.0))
         fis_active = z > cc_top
         fis_near = z > cc_top - t / s
-        sulc_csf |= (df < self.fissure_half_mm) & fis_active
+        d_s = np.where(fis_active, np.minimum(d_b, df - self.fissure_half_mm), d_b)
+        rho = np.sqrt(x * x + y * y + z * z) + 1e-3
+        proj = np.stack([x, y, z], axis=1) * (70.0 / rho)[:, None]
+        dn = self._sample(self._depth, proj)
+        depth = self.sulc_depth_mm * (0.7 + 0.3 * np.tanh(dn))
+        # sulci are not perfectly radial: tilt them with depth along a smooth random direction
+        tn = self._sample(self._folia_phase, proj * 0.6)
+        shear = (0.4 * np.clip(d_s, 0, None) / s)
+        ds = _sample_sphere_map(self._sulc2d, x + shear * tn * 1.0, y + shear * dn, z + shear * (tn - dn) * 0.7,
+                                rho) * (rho / _R_SULC) * s
+        # medial surface: sheets perpendicular to the midline (pattern taken in the y-z plane),
+        # with a floor on the spacing so that they do not crowd above the corpus callosum
+        medial = fis_active & (df - self.fissure_half_mm < d_b)
+        mi = np.nonzero(medial)[0]
+        if mi.size:
+            yy, zz = y[mi] + shear[mi] * dn[mi], z[mi] + shear[mi] * tn[mi]
+            xx = np.where(x[mi] >= 0, 12.0, -12.0).astype(np.float32)
+            r_yz = np.sqrt(xx * xx + yy * yy + zz * zz)
+            ds[mi] = _sample_sphere_map(self._sulc2d, xx, yy, zz, r_yz) * (np.maximum(r_yz, 50.0) / _R_SULC) * s
+        sulc_csf = ((ds < self.sulc_half_mm) & (d_s < depth)) | ((df < self.fissure_half_mm) & fis_active)
+        gm = (d_s < t) | ((ds < self.sulc_half_mm + t) & (d_s < depth + t))
         gm |= (df < self.fissure_half_mm + t) & fis_near
         # Sylvian fissures: oblique lateral sheets down to the insula
         zs = -24.0 - 0.55 * (y - 27.0)
