@@ -185,13 +185,16 @@ def make_brain_slice(seed: int, label: str, size: int = 128, *,
         use_falx = rng.random() < 0.3 and view in ("axial", "coronal")
         if use_falx:
             # along the midline (falx): pixels whose world x is near the midline, inside the cavity
+            # along the falx: midline pixels above the corpus callosum, within reach of the vertex
             pts = world_of(offs_r, offs_c)
-            tmpl_x = anatomy.to_template(*(np.ascontiguousarray(pts[:, k], dtype=np.float32) for k in range(3)))[0]
-            cand = np.argwhere((np.abs(tmpl_x.reshape(size, size)) < 1.5) & inner
-                               & (ndimage.distance_transform_edt(intra) > radius_px))
+            tx, _, tz = anatomy.to_template(*(np.ascontiguousarray(pts[:, k], dtype=np.float32) for k in range(3)))
+            d_in = ndimage.distance_transform_edt(intra) * px
+            cand = np.argwhere((np.abs(tx.reshape(size, size)) < 1.5) & inner & (tz.reshape(size, size) > 18.0)
+                               & (d_in > radius_mm * 0.8) & (d_in < radius_mm + 30.0))
         else:
             cand = np.argwhere(edge)
-        if cand.size == 0:
+        if cand.size == 0:  # no falx in this plane: fall back to the convexity
+            use_falx = False
             cand = np.argwhere(edge) if edge.any() else np.array([[size // 2, size // 2]])
         er, ec = cand[rng.integers(len(cand))].astype(float)
         if use_falx:
