@@ -84,3 +84,22 @@ def test_grad_cam_controls_rerender(app_env: Path, samples_dir: Path) -> None:
     at.slider(key="brain_tumor_cam_opacity").set_value(0.8).run()
     assert not at.exception
     assert at.selectbox(key="brain_tumor_cam_class").value == "meningioma"
+
+
+def test_page_without_models_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from core.tasks import clear_task_cache
+
+    monkeypatch.setenv("RADLENS_WEIGHTS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    clear_task_cache()
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / "4_Chest_X-ray.py"), default_timeout=120)
+        at.run()
+        assert not at.exception
+        assert any("No model folder for this task" in w.value for w in at.warning)
+    finally:
+        monkeypatch.delenv("RADLENS_WEIGHTS_DIR")
+        get_settings.cache_clear()
+        clear_task_cache()
