@@ -133,8 +133,12 @@ def _routing_checks(scan: Scan, routing: Routing, exp: Expectation | None, s: Se
 
 
 def evaluate(scan: Scan, task_name: str, *, settings: Settings | None = None,
-             use_learned: bool = True) -> GateReport:
-    """Run every gate for ``task_name`` and keep the routing (see :func:`run_gates`)."""
+             use_learned: bool = True, routing: Routing | None = None) -> GateReport:
+    """Run every gate for ``task_name`` and keep the routing (see :func:`run_gates`).
+
+    ``routing`` may be passed in when it was already computed for this scan (the
+    evaluation script checks one scan against every page).
+    """
     from core.validation import check_scan
 
     s = settings or get_settings()
@@ -142,10 +146,12 @@ def evaluate(scan: Scan, task_name: str, *, settings: Settings | None = None,
     if not base.accepted:
         return GateReport(base, None)
     exp = expectation_for(task_name)
-    routing = route(scan, use_learned=use_learned)
+    routing = routing or route(scan, use_learned=use_learned)
     checks = list(base.checks) + _routing_checks(scan, routing, exp, s)
     part = exp.body_part if exp is not None else routing.top_body_part[0]
-    checks.extend(assess_quality(gate_views(scan)[0], body_part=part, settings=s))
+    # 8-bit rasters have a known full range, which also exposes dark near-blank images.
+    value_range = 255.0 if scan.meta.get("format") in ("png", "jpeg") and scan.meta.get("bits_stored") == 8 else None
+    checks.extend(assess_quality(gate_views(scan)[0], body_part=part, settings=s, value_range=value_range))
     return GateReport(QCReport(tuple(checks)), routing)
 
 

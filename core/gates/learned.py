@@ -22,7 +22,7 @@ from core.types import Scan
 
 MODEL_ID = "input-gate"
 #: Network input side, pixels (square; views are resized without keeping the aspect ratio).
-INPUT_SIDE_PX = 128
+INPUT_SIDE_PX = 96
 #: Output layout of the network: kind logits first, body-part logits second.
 LABELS: tuple[str, ...] = tuple(f"kind:{k}" for k in KINDS) + tuple(f"part:{p}" for p in BODY_PARTS)
 
@@ -90,7 +90,8 @@ class LearnedGate:
 
     def predict_views(self, views: list[np.ndarray]) -> GateOutput:
         """Run the network on views (and their left-right mirrors) and average the probabilities."""
-        batch = np.stack([to_gate_input(v) for v in views])
+        side = int(self.meta.input.spatial_shape[0]) if self.meta.input.spatial_shape else INPUT_SIDE_PX
+        batch = np.stack([to_gate_input(v, side) for v in views])
         batch = np.concatenate([batch, batch[:, :, :, ::-1]], axis=0)
         logits = self.logits(np.ascontiguousarray(batch))
         kind_p = _softmax(logits[:, :len(KINDS)]).mean(axis=0)

@@ -19,20 +19,21 @@ from skimage.transform import resize
 from core.config import Settings, get_settings
 from core.types import Check, Severity
 
-#: Long side (pixels) every view is resampled to before measuring, so that blur and noise
-#: figures are comparable between a 256 px JPEG and a 3000 px radiograph.
+#: Long side (pixels) larger views are shrunk to before measuring, so that blur and noise
+#: figures are comparable between a 512 px JPEG and a 3000 px radiograph.
 NORMALISED_SIDE_PX = 256
 
 
 def normalise_view(image: np.ndarray, side_px: int = NORMALISED_SIDE_PX) -> np.ndarray:
-    """Resample ``image`` (rows, cols) to ``side_px`` on its long side and map p1..p99 to 0..1.
+    """Shrink ``image`` (rows, cols) to at most ``side_px`` on its long side and map p1..p99 to 0..1.
 
     Returns:
         float32 array in [0, 1]. A constant image maps to zeros.
     """
     img = np.asarray(image, dtype=np.float32)
     img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
-    scale = side_px / max(img.shape)
+    # Only shrink: upsampling a small image would itself look blurred to the blur measures.
+    scale = min(1.0, side_px / max(img.shape))
     shape = (max(1, round(img.shape[0] * scale)), max(1, round(img.shape[1] * scale)))
     if shape != img.shape:
         img = resize(img, shape, order=1, preserve_range=True, anti_aliasing=scale < 1).astype(np.float32)
@@ -75,18 +76,21 @@ def blur_effect(norm: np.ndarray) -> float:
 
 
 def noise_sigma(norm: np.ndarray) -> float:
-    """Gaussian noise sigma of a normalised view (0..1 units), Immerkaer's fast estimator.
+    """Gaussian noise sigma of a normalised view (0..1 units), Immerkaer's estimator on flat areas.
 
-    J. Immerkaer, "Fast Noise Variance Estimation", Computer Vision and Image
-    Understanding 64(2):300-302, 1996: sigma = sqrt(pi/2) / (6 (W-2)(H-2)) * sum |I * N|.
-    Used instead of ``skimage.restoration.estimate_sigma`` because that needs PyWavelets,
-    which is not a dependency.
+    J. Immerkaer, "Fast Noise Variance Estimation", Computer Vision and Image Understanding
+    64(2):300-302, 1996: sigma = sqrt(pi/2) * mean |I * N| / 6. Edges also respond to the
+    mask, so, following Tai & Yang (2008), only pixels whose Sobel gradient is at or below
+    the median are used (a small, sharp brain slice is otherwise scored as noisy). Used
+    instead of ``skimage.restoration.estimate_sigma``, which needs PyWavelets.
     """
     img = norm.astype(np.float64)
     if min(img.shape) < 3:
         return 0.0
     conv = ndimage.convolve(img, _IMMERKAER_MASK, mode="reflect")[1:-1, 1:-1]
-    return float(np.sqrt(np.pi / 2.0) * np.abs(conv).sum() / (6.0 * conv.size))
+    grad = np.hypot(ndimage.sobel(img, axis=0), ndimage.sobel(img, axis=1))[1:-1, 1:-1]
+    flat = grad <= np.median(grad)
+    return float(np.sqrt(np.pi / 2.0) * np.abs(conv[flat]).mean() / 6.0)
 
 
 def foreground_mask(norm: np.ndarray) -> np.ndarray:
@@ -137,12 +141,26 @@ def constant_border_fraction(image: np.ndarray, tol: float = 1e-3) -> float:
     return float(1.0 - (rows_kept * cols_kept) / img.size)
 
 
-def measure(image: np.ndarray) -> dict[str, float]:
-    """Every quality measure of one view (rows, cols) as plain numbers."""
+def range_contrast(image: np.ndarray, value_range: float) -> float:
+    """(p99 - p1) / ``value_range``: the share of the file's full intensity range that is used."""
+    lo, hi = np.percentile(np.asarray(image, dtype=np.float64), [1.0, 99.0])
+    return float((hi - lo) / value_range) if value_range > 0 else 0.0
+
+
+def measure(image: np.ndarray, value_range: float | None = None) -> dict[str, float]:
+    """Every quality measure of one view (rows, cols) as plain numbers.
+
+    ``value_range`` (e.g. 255 for an 8-bit PNG/JPEG) makes the contrast the used share of
+    that range, which also catches a dark, nearly uniform image; without it the contrast is
+    the scale-free Michelson contrast.
+    """
     norm = normalise_view(image)
+    contrast = michelson_contrast(image)
+    if value_range:
+        contrast = min(contrast, range_contrast(image, value_range))
     return {
         "foreground_fraction": foreground_fraction(norm),
-        "contrast": michelson_contrast(image),
+        "contrast": contrast,
         "laplacian_variance": laplacian_variance(norm),
         "blur_effect": blur_effect(norm),
         "noise_sigma": noise_sigma(norm),
@@ -152,8 +170,8 @@ def measure(image: np.ndarray) -> dict[str, float]:
     }
 
 
-def assess_quality(image: np.ndarray, *, body_part: str | None = None,
-                   settings: Settings | None = None) -> tuple[Check, ...]:
+def assess_quality(image: np.ndarray, *, body_part: str | None = None, settings: Settings | None = None,
+                   value_range: float | None = None) -> tuple[Check, ...]:
     """Run the quality checks on one displayed view.
 
     Args:
@@ -161,13 +179,14 @@ def assess_quality(image: np.ndarray, *, body_part: str | None = None,
         body_part: expected body part, when known; the cropped-field-of-view check only
             applies to parts that are imaged surrounded by air (``"brain"``, ``"knee"`` is not).
         settings: thresholds; :func:`core.config.get_settings` by default.
+        value_range: full intensity range of the file when it is fixed (255 for 8-bit rasters).
 
     Returns:
         One :class:`Check` per measure (passed or not). Empty, low-contrast, blurred and
         noisy views fail with ERROR; low resolution and a cropped or padded view are WARNINGs.
     """
     s = settings or get_settings()
-    m = measure(image)
+    m = measure(image, value_range)
     # Both blur measures must agree: radiographs are smooth by nature (low Laplacian variance)
     # but not blurred relative to themselves (low blur effect).
     blurred = m["laplacian_variance"] < s.qc_min_laplacian_variance and m["blur_effect"] > s.qc_max_blur_effect
@@ -208,6 +227,6 @@ def assess_quality(image: np.ndarray, *, body_part: str | None = None,
 
 
 __all__ = [
-    "NORMALISED_SIDE_PX", "normalise_view", "michelson_contrast", "laplacian_variance", "blur_effect", "noise_sigma",
+    "NORMALISED_SIDE_PX", "normalise_view", "michelson_contrast", "range_contrast", "laplacian_variance", "blur_effect", "noise_sigma",
     "foreground_fraction", "border_foreground_fraction", "constant_border_fraction", "measure", "assess_quality",
 ]
