@@ -57,7 +57,7 @@ def test_height_field_is_small_and_upright():
 
 
 def test_scenes_render_off_screen():
-    plotter = scene3d.head_scene(_sphere(60, 20), (1, 1, 1), volume_rendering=True)
+    plotter = scene3d.head_scene(_sphere(60, 20) + 1, (1, 1, 1), volume_rendering=True)
     img = scene3d.screenshot(plotter)
     plotter.close()
     assert img.shape == (480, 640, 3)
@@ -65,3 +65,20 @@ def test_scenes_render_off_screen():
     plotter = scene3d.image_scene(np.random.default_rng(0).random((64, 64)))
     assert scene3d.screenshot(plotter).std() > 0
     plotter.close()
+
+
+def test_head_model_surface_stays_on_the_full_resolution_grid():
+    vol = _sphere(200, 60)  # 200^3 -> downsampled by 3
+    head = scene3d.prepare_head(vol, (0.5, 0.5, 0.5))
+    assert max(head.volume.shape) <= scene3d.MAX_SIDE_3D
+    centre = (np.array(head.surface.bounds[1::2]) + np.array(head.surface.bounds[0::2])) / 2
+    assert np.allclose(centre, 99.5 * 0.5, atol=0.6)  # same centre as the full-resolution sphere
+    assert head.surface.n_cells <= scene3d.MAX_FACES
+
+
+def test_outer_mask_fills_cavities_and_drops_specks():
+    vol = _sphere(40, 15)
+    vol[18:22, 18:22, 18:22] = 0  # a ventricle-like cavity
+    vol[0, 0, 0] = 100  # an isolated bright speck
+    mask = scene3d.outer_mask(vol, 50)
+    assert mask[20, 20, 20] and not mask[0, 0, 0]

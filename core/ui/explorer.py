@@ -83,29 +83,11 @@ def _plane_caption(plane: str) -> str:
     }[plane]
 
 
-@st.cache_resource(max_entries=4, show_spinner="Building 3D surface…")
-def _head_surface(source: str, channel: int, _volume: np.ndarray, spacing_mm: tuple[float, float, float]) -> Any:
+@st.cache_resource(max_entries=4, show_spinner="Building the 3D surface…")
+def _head_model(source: str, channel: int, _volume: np.ndarray, spacing_mm: tuple[float, float, float]) -> Any:
     from core.viz import scene3d
 
-    small, small_spacing = scene3d.downsample_volume(_volume, spacing_mm)
-    return scene3d.isosurface(small, small_spacing), small, small_spacing
-
-
-def _volume_plotter(scan: Scan, channel: int, volume_rendering: bool) -> Any:
-    import pyvista as pv
-
-    from core.viz import scene3d
-
-    surface, small, small_spacing = _head_surface(scan.source, channel, scan.array[channel], scan.spacing_mm)
-    plotter = scene3d.new_plotter()
-    plotter.add_mesh(surface, color="#e8c4a8", opacity=0.25 if volume_rendering else 1.0, smooth_shading=True)
-    if volume_rendering:
-        grid: pv.ImageData = scene3d.to_image_data(small.astype(np.float32), small_spacing)
-        lo, hi = np.percentile(small, [50, 99.5])
-        plotter.add_volume(grid, scalars="values", cmap="bone", opacity="sigmoid", clim=(float(lo), float(hi)),
-                           show_scalar_bar=False)
-    scene3d.orient_head_camera(plotter)
-    return plotter
+    return scene3d.prepare_head(_volume, spacing_mm)
 
 
 @st.fragment
@@ -117,12 +99,13 @@ def view_3d(scan: Scan, key: str = "explorer") -> None:
         volume_rendering = st.toggle("Volume rendering", value=False, key=f"{key}_volrender",
                                      help="Adds a translucent volume rendering of the intensities (heavier to draw).")
         try:
-            plotter = _volume_plotter(scan, 0, volume_rendering)
+            head = _head_model(scan.source, 0, scan.array[0], scan.spacing_mm)
         except ValueError as exc:  # constant volume: no surface to draw
             st.info(f"No 3D surface for this scan: {exc}.")
             return
-        st.caption(f"Isosurface at the head/air (Otsu) threshold, volume shrunk to at most {scene3d.MAX_SIDE_3D} "
-                   "voxels per side. Drag to rotate, scroll to zoom.")
+        plotter = scene3d.head_plotter(head, volume_rendering=volume_rendering)
+        st.caption("Outer surface at the head/air boundary (15% of the intensity range); volume shrunk to at most "
+                   f"{scene3d.MAX_SIDE_3D} voxels per side. Drag to rotate, scroll to zoom.")
     else:
         image = display_image(scan)
         grey = image.mean(axis=2) if image.ndim == 3 else image

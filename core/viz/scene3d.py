@@ -61,9 +61,20 @@ def downsample_volume(
     return v, spacing  # type: ignore[return-value]
 
 
-def to_image_data(volume: np.ndarray, spacing_mm: Sequence[float], name: str = "values") -> pv.ImageData:
+def block_origin_mm(spacing_mm: Sequence[float], block_spacing_mm: Sequence[float]) -> tuple[float, float, float]:
+    """Where the first block of a block-averaged grid sits on the original grid (its centre), mm.
+
+    A block of ``f`` voxels starting at voxel 0 is centred at ``(f - 1) / 2`` voxels; placing the
+    downsampled grid there keeps it aligned with meshes built on the full-resolution grid.
+    """
+    return tuple((float(b) / float(s) - 1.0) / 2.0 * float(s) for s, b in zip(spacing_mm, block_spacing_mm))  # type: ignore[return-value]
+
+
+def to_image_data(volume: np.ndarray, spacing_mm: Sequence[float], name: str = "values",
+                  origin_mm: Sequence[float] = (0.0, 0.0, 0.0)) -> pv.ImageData:
     """Wrap a ``(X, Y, Z)`` array as pyvista ImageData (point data, Fortran order as VTK expects)."""
-    grid = pv.ImageData(dimensions=volume.shape, spacing=tuple(float(s) for s in spacing_mm))
+    grid = pv.ImageData(dimensions=volume.shape, spacing=tuple(float(s) for s in spacing_mm),
+                        origin=tuple(float(o) for o in origin_mm))
     grid.point_data[name] = np.asarray(volume).ravel(order="F")
     return grid
 
@@ -71,18 +82,47 @@ def to_image_data(volume: np.ndarray, spacing_mm: Sequence[float], name: str = "
 def _decimate(mesh: pv.PolyData, max_faces: int) -> pv.PolyData:
     mesh = mesh.triangulate()
     if mesh.n_cells > max_faces:
-        mesh = mesh.decimate_pro(1.0 - max_faces / mesh.n_cells, preserve_topology=False)
+        # Quadric decimation keeps the shape far better than decimate_pro (no faceted tears).
+        mesh = mesh.decimate(1.0 - max_faces / mesh.n_cells)
     return mesh
 
 
-def foreground_level(volume: np.ndarray) -> float:
-    """Otsu threshold separating head from air, ignoring non-finite values."""
-    from skimage.filters import threshold_otsu
+def outer_mask(volume: np.ndarray, level: float) -> np.ndarray:
+    """The solid object above ``level``: largest connected component with its inner cavities filled.
 
+    A plain iso-contour of a head also traces every sulcus, ventricle and CSF space inside it:
+    hundreds of thousands of hidden triangles that cost seconds to decimate and megabytes in the
+    browser. Filling the cavities leaves one closed outer surface.
+    """
+    from scipy import ndimage
+
+    mask = volume >= level
+    labels, n = ndimage.label(mask)
+    if n > 1:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        mask = labels == int(np.argmax(sizes))
+    return ndimage.binary_fill_holes(mask)
+
+
+def foreground_level(volume: np.ndarray, fraction: float = 0.15) -> float:
+    """Iso value of the object/air boundary: ``fraction`` of the way from the 1st to the 99th percentile.
+
+    15% sits above MR background noise and below every tissue, so the surface is the skin of a
+    head (or the outside of a skull-stripped brain); with CT's -1000 HU air it lands near the
+    skin as well. Otsu's threshold was tried first and often fell between grey and white matter,
+    tracing the brain's inside instead of the head.
+
+    Raises:
+        ValueError: when the volume is constant (there is no surface).
+    """
     finite = volume[np.isfinite(volume)]
     if finite.size == 0 or float(finite.max()) == float(finite.min()):
         raise ValueError("volume is constant; there is no surface to extract")
-    return float(threshold_otsu(finite))
+    lo, hi = np.percentile(finite, [1, 99])
+    if hi <= lo:  # mostly one value (e.g. a small object in empty space): use the full range
+        lo, hi = float(finite.min()), float(finite.max())
+    return float(lo + fraction * (hi - lo))
 
 
 def isosurface(
@@ -92,28 +132,40 @@ def isosurface(
     *,
     max_faces: int = MAX_FACES,
     smooth_iterations: int = 15,
+    outer_only: bool = False,
+    origin_mm: Sequence[float] = (0.0, 0.0, 0.0),
 ) -> pv.PolyData:
     """Surface of ``volume >= level`` (marching cubes), decimated and lightly smoothed.
 
     Args:
         volume: ``(X, Y, Z)`` intensities (already downsampled for the browser).
         spacing_mm: voxel size.
-        level: iso value; Otsu's threshold when None (the head/air boundary on MR and CT).
+        level: iso value; :func:`foreground_level` when None (the head/air boundary).
         max_faces: triangle budget after decimation.
         smooth_iterations: Laplacian smoothing passes that hide the voxel staircase.
+        outer_only: keep only the outer skin of the largest object (inner cavities filled);
+            what a head or brain view needs, and far fewer triangles.
+        origin_mm: position of voxel (0, 0, 0) in mm (see :func:`block_origin_mm`).
 
     Raises:
         ValueError: when the volume is constant or the level yields no surface.
     """
     vol = np.nan_to_num(np.asarray(volume, dtype=np.float32))
     level = foreground_level(vol) if level is None else float(level)
+    if outer_only:
+        from scipy.ndimage import gaussian_filter
+
+        # Smoothed solid mask contoured at 0.5: one closed, staircase-free outer surface.
+        vol = gaussian_filter(outer_mask(vol, level).astype(np.float32), sigma=0.8)
+        level = 0.5
     # Pad with the minimum so the surface closes at the volume border instead of leaving holes.
     padded = np.pad(vol, 1, mode="constant", constant_values=float(vol.min()))
     grid = to_image_data(padded, spacing_mm)
     surface = grid.contour([level], scalars="values", method="flying_edges")
     if surface.n_points == 0:
         raise ValueError(f"no surface at level {level:g}")
-    surface = surface.translate([-float(s) for s in spacing_mm], inplace=False)  # undo the padding offset
+    # Undo the padding offset and place voxel (0, 0, 0) at origin_mm.
+    surface = surface.translate([float(o) - float(s) for o, s in zip(origin_mm, spacing_mm)], inplace=False)
     surface = _decimate(surface, max_faces)
     if smooth_iterations:
         surface = surface.smooth(n_iter=smooth_iterations, relaxation_factor=0.1)
@@ -187,9 +239,35 @@ def new_plotter(window_size: tuple[int, int] = WINDOW_SIZE) -> pv.Plotter:
     return plotter
 
 
-def head_scene(
-    volume: np.ndarray,
-    spacing_mm: Sequence[float],
+@dataclass(frozen=True)
+class HeadModel:
+    """What a head scene needs, computed once per scan (cache it): outer surface + small volume."""
+
+    surface: pv.PolyData
+    volume: np.ndarray  # downsampled intensities (X, Y, Z)
+    spacing_mm: tuple[float, float, float]
+    origin_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)  # centre of the first block, full-grid mm
+
+
+def prepare_head(volume: np.ndarray, spacing_mm: Sequence[float], max_side: int = MAX_SIDE_3D) -> HeadModel:
+    """Downsample a ``(X, Y, Z)`` RAS+ volume for the browser and extract its outer surface.
+
+    Raises:
+        ValueError: when the volume is constant (no surface).
+    """
+    small, small_spacing = downsample_volume(volume, spacing_mm, max_side)
+    origin = block_origin_mm(spacing_mm, small_spacing)
+    surface = isosurface(small, small_spacing, outer_only=True, origin_mm=origin)
+    return HeadModel(surface, small.astype(np.float32), small_spacing, origin)
+
+
+# Volume-rendering opacity ramp over the 5th..99.5th percentile: air and dark tissue invisible,
+# only the brightest tissue (white matter, fat) builds up, so the brain shows through the scalp.
+VOLUME_OPACITY = [0.0, 0.0, 0.0, 0.05, 0.3]
+
+
+def head_plotter(
+    head: HeadModel,
     *,
     volume_rendering: bool = False,
     structures: Sequence[LabelMesh] = (),
@@ -199,30 +277,41 @@ def head_scene(
     """A plotter with the head surface, optional volume rendering and coloured structures.
 
     Args:
-        volume: ``(X, Y, Z)`` intensities in RAS+ at full resolution (downsampled here).
-        spacing_mm: voxel size of ``volume``.
+        head: from :func:`prepare_head`.
         volume_rendering: add a translucent volume rendering of the intensities.
-        structures: label meshes (e.g. hippocampi, ventricles) drawn inside the head; their
-            coordinates must share the grid of ``volume`` (see :func:`label_meshes`).
+        structures: label meshes (e.g. hippocampi, ventricles) drawn inside the head; build them
+            with :func:`label_meshes` on the same grid as the volume given to :func:`prepare_head`
+            (full-resolution labels and spacing are fine: coordinates are in mm).
         head_opacity: opacity of the surface; translucent by default when structures or a
             volume rendering must show through.
         window_size: plotter size in pixels (height sets the frame height on the page).
     """
-    small, small_spacing = downsample_volume(volume, spacing_mm)
     plotter = new_plotter(window_size)
     if head_opacity is None:
-        head_opacity = 0.25 if (structures or volume_rendering) else 1.0
-    surface = isosurface(small, small_spacing)
-    plotter.add_mesh(surface, color="#e8c4a8", opacity=head_opacity, smooth_shading=True, name="head")
+        head_opacity = 0.12 if volume_rendering else (0.25 if structures else 1.0)
+    plotter.add_mesh(head.surface, color="#e8c4a8", opacity=head_opacity, smooth_shading=True, name="head")
     if volume_rendering:
-        grid = to_image_data(small.astype(np.float32), small_spacing)
-        lo, hi = np.percentile(small, [50, 99.5])
-        plotter.add_volume(grid, scalars="values", cmap="bone", opacity="sigmoid", clim=(float(lo), float(hi)),
-                           show_scalar_bar=False, name="volume")
+        lo, hi = np.percentile(head.volume, [5, 99.5])
+        plotter.add_volume(to_image_data(head.volume, head.spacing_mm, origin_mm=head.origin_mm), scalars="values", cmap="bone",
+                           opacity=VOLUME_OPACITY, clim=(float(lo), float(hi)), show_scalar_bar=False, name="volume")
     for item in structures:
         plotter.add_mesh(item.mesh, color=item.color, opacity=item.opacity, smooth_shading=True, name=item.name)
     orient_head_camera(plotter)
     return plotter
+
+
+def head_scene(
+    volume: np.ndarray,
+    spacing_mm: Sequence[float],
+    *,
+    volume_rendering: bool = False,
+    structures: Sequence[LabelMesh] = (),
+    head_opacity: float | None = None,
+    window_size: tuple[int, int] = WINDOW_SIZE,
+) -> pv.Plotter:
+    """:func:`prepare_head` + :func:`head_plotter` in one call (no caching)."""
+    return head_plotter(prepare_head(volume, spacing_mm), volume_rendering=volume_rendering, structures=structures,
+                        head_opacity=head_opacity, window_size=window_size)
 
 
 def image_scene(image: np.ndarray, *, window_size: tuple[int, int] = WINDOW_SIZE) -> pv.Plotter:
@@ -237,11 +326,12 @@ def image_scene(image: np.ndarray, *, window_size: tuple[int, int] = WINDOW_SIZE
 
 
 def orient_head_camera(plotter: pv.Plotter) -> None:
-    """Look at the face from the front-left, superior up (RAS+: +y anterior, +z superior)."""
-    plotter.camera_position = "yz"
-    plotter.camera.Azimuth(-35)  # from the patient's front-right, a classic oblique view
+    """Look at the face from the front-right, superior up (RAS+: +x right, +y anterior, +z superior)."""
+    plotter.camera_position = "yz"  # from the patient's right (+x), superior up
+    plotter.camera.Azimuth(50)  # swing toward the face (+y): a front-right oblique view
     plotter.camera.Elevation(15)
     plotter.reset_camera()
+    plotter.camera.Zoom(1.3)  # reset_camera leaves a wide margin
 
 
 def screenshot(plotter: pv.Plotter) -> np.ndarray:
@@ -254,12 +344,17 @@ __all__ = [
     "MAX_FACES",
     "LabelMesh",
     "downsample_volume",
+    "block_origin_mm",
     "to_image_data",
     "foreground_level",
+    "outer_mask",
     "isosurface",
     "label_meshes",
     "height_field",
     "new_plotter",
+    "HeadModel",
+    "prepare_head",
+    "head_plotter",
     "head_scene",
     "image_scene",
     "orient_head_camera",
