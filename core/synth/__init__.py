@@ -9,7 +9,8 @@ Modules:
     head: 3D T1 head with a label map and volumes (``make_head_phantom``, ``stage_params``).
     brain_slice: 2D T1-contrast brain slices with glioma / meningioma / pituitary / no tumour.
     chest: PA chest radiographs with CheXpert/NIH-named findings.
-    spine: lateral lumbar spine radiographs with VinDr-SpineXR lesion boxes.
+    spine: lateral lumbar spine radiographs with VinDr-SpineXR lesion boxes (``make_spine_xray``,
+        ``make_spine_case`` for detector loops, ``spine_dataset``).
     dicom: ``as_dicom_bytes`` for radiograph phantoms (no identifying data).
     samples: the "pick a sample case" catalogue.
 """

@@ -14,7 +14,7 @@ Findings (:data:`CHEST_FINDINGS`; phantom rules, not diagnostic criteria):
 * ``Pleural Effusion`` (NIH: ``Effusion``): dependent fluid at one or both lung bases that
   fills (blunts) the costophrenic angle, effaces the hemidiaphragm and has a meniscus rising
   laterally.
-* ``Nodule``: one or a few small round well-defined opacities, 8-25 mm.
+* ``Nodule``: one to three small round well-defined opacities, 10-28 mm (< 30 mm).
 * ``Mass``: a larger (35-70 mm) round or lobulated opacity.
 * ``Consolidation``: patchy confluent airspace opacity in one zone with air bronchograms.
 * ``Pneumothorax``: a lucent rim without lung markings between the chest wall and a thin
@@ -249,7 +249,7 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
         masks["Atelectasis"] = band
     if "Edema" in fset:
         haze = sum(np.exp(-_disc(xx, yy, s * 0.28, 0.47, 0.28, 0.2)) for s in (-1, 1)) * lung_soft
-        lesion += rng.uniform(0.22, 0.32) * haze
+        lesion += rng.uniform(0.28, 0.4) * haze
         kerley = np.zeros_like(lungs)
         for side in (-1, 1):
             for k in range(int(rng.integers(3, 7))):
@@ -258,7 +258,7 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
         lesion += 0.15 * (kerley & lungs)
         markings = ndimage.gaussian_filter(markings, 1.2)  # indistinct vessels
         masks["Edema"] = (haze > 0.45) & lungs
-    for name, r_mm in (("Nodule", (8.0, 25.0)), ("Mass", (35.0, 70.0))):
+    for name, r_mm in (("Nodule", (10.0, 28.0)), ("Mass", (35.0, 70.0))):
         if name not in fset:
             continue
         m = np.zeros_like(lungs)

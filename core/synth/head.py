@@ -32,11 +32,23 @@ Volume keys (``HeadPhantom.volumes_ml``, computed from the label map, mL):
 ``hippocampus_left`` 7; ``hippocampus_right`` 8; ``hippocampus`` 7 + 8;
 ``lateral_ventricle_left`` 5; ``lateral_ventricle_right`` 6; ``lateral_ventricles`` 5 + 6.
 
-Atrophy (``atrophy`` in [0, 1]) is a phantom rule, not a clinical model. At 1 it gives
-lateral-ventricle volume about x3 (cross-sections widen by 1.75x), hippocampal volume loss
-about 38 %, cortical thinning 25 % and wider sulci, fissures and extra-cerebral CSF. The
-random draws do not depend on ``atrophy``: the same seed at two atrophy levels is the same
-subject, progressed.
+Atrophy (``atrophy`` in [0, 1]) is a phantom rule, not a clinical model. Per unit of atrophy:
+ventricle cross-sections widen by 1.75x (lateral-ventricle volume ~x2.8), hippocampal
+cross-sections shrink so the volume falls ~36-38 %, cortical thickness falls 25 %, sulcal
+half-width grows 0.6 -> 1.2 mm, extra-cerebral CSF 1.6 -> 2.8 mm, fissures and the third
+ventricle widen. Measured on one subject at atrophy 0 -> 1 (2 mm grid): brain -21 %,
+cortex -35 %, CSF x1.9. The random draws do not depend on ``atrophy``: the same seed at two
+atrophy levels is the same subject, progressed.
+
+Anatomy rules (template mm): cerebrum cavity = ellipsoid 68 x 86 x 62 with low-order shape
+terms, a raised anterior-fossa floor and a posterior-fossa ellipsoid; skull 5-7.5 mm, scalp
+4-7 mm; cortex = 2.4-2.7 mm GM ribbon along the convexity and the medial surface, sulci = borders
+of blue-noise (Poisson-disk) cells on the sphere, 10.5-12.5 mm apart, 13-25 mm deep, sheared
+with depth; interhemispheric fissure above the corpus-callosum arch; Sylvian fissures down to
+the insula; lateral ventricles and hippocampi = tubes of ellipsoids along anatomical centrelines
+(hippocampus inferomedial to the temporal horn); thalamus, caudate, putamen, pallidum, amygdala
+as ellipsoids; cerebellum with folia around a WM core; brainstem; face, orbits and neck.
+Subject size: ICV drawn from N(1.47 L, 0.13) clipped to 1.22-1.76 L.
 """
 
 from __future__ import annotations
