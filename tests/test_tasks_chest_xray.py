@@ -50,6 +50,10 @@ def test_ensemble_is_the_weighted_mean_of_both_models(weights: Path) -> None:
     present = [row["finding"] for row in rows if row["present"]]
     assert r.prediction == (", ".join(present) if present else NO_FINDING)
     assert r.extras["cam_model"] == "cx-densenet" and r.cam is not None
+    assert set(r.extras["cams_by_model"]) == {"cx-densenet", "cx-mobilenet"}
+    for cams in r.extras["cams_by_model"].values():
+        assert set(cams) == set(im.CHEST_LABELS)
+        assert all(c.shape == (64, 64) and 0 <= c.min() and c.max() <= 1 for c in cams.values())
 
 
 def test_unable_to_determine_keeps_candidates(weights: Path) -> None:

@@ -63,6 +63,8 @@ def test_abnormal_runs_the_detector_with_pixel_boxes(forced_abnormal: Path) -> N
         assert isinstance(b, Box) and b.label in im.SPINE_DET_LABELS + [f"unused-{i}" for i in range(73)]
         assert -1 <= b.x0 <= b.x1 <= cols + 1 and -1 <= b.y0 <= b.y1 <= rows + 1
     assert r.cam is not None and r.cam.shape == scan.shape[:2]
+    assert {m: set(c) for m, c in r.extras["cams_by_model"].items()} == {
+        "sp-densenet": {"abnormal"}, "sp-resnet": {"abnormal"}, "sp-efficientnet": {"abnormal"}}
     assert r.extras["dicom_meta"]
 
 

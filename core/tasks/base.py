@@ -8,8 +8,9 @@ are cached and shared across Streamlit sessions and threads.
 An ensemble is every available model folder whose metadata ``task`` is this task's name and whose
 ``role`` is ``classifier``. Each model's probabilities are aligned by label name to the task's label
 list; the ensemble is the weighted mean (``ensemble_weight`` in metadata, equal when absent) over
-the models that have the label. Grad-CAM comes from the primary model (largest weight among
-torch models) for its top classes.
+the models that have the label. Every torch member gives Grad-CAM maps of its top classes (one
+forward pass with gradients); ``Result.cam`` shows the primary model's (largest weight) map of the
+predicted class on the scan grid, ``extras["cams_by_model"]`` holds all maps on the network grid.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from core.config import Settings, get_settings
-from core.explain import cam_to_display, grad_cam
+from core.explain import cam_to_scan_grid, grad_cam
 from core.models.inputs import image_to_input
 from core.models.loading import LoadedModel, ModelInfo, ModelUnavailable, list_models, load_model
 from core.types import Check, QCReport, RejectedInput, Result, Scan, Severity
@@ -208,8 +209,7 @@ class ClassifierTask:
         return to_display_2d(scan)
 
     def forward(self, image: np.ndarray) -> list[ModelOutput]:
-        """Every member's probabilities; the primary member also returns Grad-CAM maps."""
-        primary = self.primary
+        """Every member's probabilities; torch members also return Grad-CAM maps of their top classes."""
         outputs = []
         for m in self.members:
             t0 = time.perf_counter()
@@ -218,8 +218,7 @@ class ClassifierTask:
             labels = tuple(m.meta.labels or getattr(m.module, "targets", ()))
             cams: dict[str, np.ndarray] = {}
             layer = ""
-            if m is primary:
-                assert m.module is not None
+            if m.module is not None:
                 # one forward with grad for the top classes: logits first, then CAMs of the best k
                 xt = torch.from_numpy(x).to(m.device)
                 k = max(1, min(self.settings.cam_max_classes, len(labels)))
@@ -313,20 +312,21 @@ class ClassifierTask:
         probs, per_model = ensemble(outputs, self.weights, self.labels)
         decision = self.decide(self.labels, probs, outputs)
 
-        cam_out = next((o for o in outputs if o.cams), None)
-        cams_display: dict[str, np.ndarray] = {}
-        if cam_out is not None:
-            for label, small in cam_out.cams.items():
-                cams_display[label] = cam_to_display(small, image.shape).astype(np.float16)
-        cam_label = decision.cam_label if decision.cam_label in cams_display else next(iter(cams_display), None)
+        primary = self.primary
+        cam_out = next((o for o in outputs if primary is not None and o.model_id == primary.id and o.cams), None)
+        cams = dict(cam_out.cams) if cam_out is not None else {}
+        cam_label = decision.cam_label if decision.cam_label in cams else next(iter(cams), None)
         cam = None
         if cam_label is not None and scan.is_2d:
-            cam = np.ascontiguousarray(cams_display[cam_label].astype(np.float32).T)
+            cam = cam_to_scan_grid(cams[cam_label], scan.shape[:2])
         timings["postprocess_s"] = time.perf_counter() - t
 
         extras: dict[str, Any] = {
             "notices": self.notices(), "models": self.model_table(), "ensemble_weights": self.weights,
-            "cams": cams_display, "cam_label": cam_label, "cam_model": cam_out.model_id if cam_out else None,
+            # CAMs in display orientation (rows, cols) on each network's input grid; overlay_heatmap resizes them
+            "cams": cams, "cams_by_model": {o.model_id: dict(o.cams) for o in outputs if o.cams},
+            "cam_layers": {o.model_id: o.cam_layer for o in outputs if o.cams},
+            "cam_label": cam_label, "cam_model": cam_out.model_id if cam_out else None,
             "cam_layer": cam_out.cam_layer if cam_out else None, "threshold": self.threshold,
             "display_shape": tuple(int(s) for s in image.shape), **decision.extras,
         }

@@ -127,18 +127,24 @@ def render_image(scan: Scan, result: Result, key: str) -> None:
     from core.viz.slices import draw_boxes, fit_within, overlay_heatmap
 
     gray = display_image(scan, result)
-    cams: dict[str, np.ndarray] = dict(result.extras.get("cams") or {})
+    by_model: dict[str, dict[str, np.ndarray]] = dict(result.extras.get("cams_by_model") or {})
     shown = gray
-    if cams:
+    if by_model:
+        models = list(by_model)
+        primary = result.extras.get("cam_model")
+        c0, c1, c2 = st.columns([2, 2, 2])
+        model = c0.selectbox("Grad-CAM model", models, index=models.index(primary) if primary in models else 0,
+                             key=f"{key}_cam_model") if len(models) > 1 else models[0]
+        cams = by_model[model]
         labels = list(cams)
         default = result.extras.get("cam_label")
-        c1, c2 = st.columns(2)
         label = c1.selectbox("Grad-CAM class", labels, index=labels.index(default) if default in labels else 0,
                              key=f"{key}_cam_class")
         opacity = c2.slider("Overlay opacity", 0.0, 1.0, 0.4, 0.05, key=f"{key}_cam_opacity")
         shown = overlay_heatmap(gray, np.asarray(cams[label], dtype=np.float32), opacity=opacity, min_value=0.2)
-        st.caption(f"Grad-CAM of {result.extras.get('cam_model')} (layer `{result.extras.get('cam_layer')}`): "
-                   "where the network looked for this class, not a lesion outline.")
+        layer = (result.extras.get("cam_layers") or {}).get(model, "")
+        st.caption(f"Grad-CAM of {model} (layer `{layer}`): where the network looked for this class, "
+                   "not a lesion outline.")
     elif result.ok:
         st.caption("No Grad-CAM: the models of this task are not torch networks (e.g. ONNX).")
     if result.boxes:
