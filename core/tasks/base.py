@@ -243,16 +243,15 @@ class ClassifierTask:
         return [int(i) for i in np.argsort(-logits)[:k]]
 
     def decide(self, labels: tuple[str, ...], probs: tuple[float, ...], outputs: list[ModelOutput]) -> Decision:
-        """Single-label decision: top class if its probability reaches the task threshold."""
-        order = np.argsort([-(p if not math.isnan(p) else -1) for p in probs])
-        top = int(order[0])
-        conf = float(probs[top])
-        if conf < self.threshold:
-            cands = ", ".join(f"{labels[i]} {probs[i]:.0%}" for i in order[:3])
-            return Decision(None, conf, (f"{UNABLE}: the top probability {conf:.0%} is below the "
-                                         f"{self.threshold:.0%} threshold (top candidates: {cands}).",),
-                            cam_label=labels[top])
-        return Decision(labels[top], conf, cam_label=labels[top])
+        """Single-label decision through the gates' confidence rule (:func:`core.gates.confidence.decide`):
+        the top class if its probability reaches the task threshold, else "Unable to determine"."""
+        from core.gates.confidence import decide
+
+        clean = [0.0 if math.isnan(p) else float(p) for p in probs]
+        d = decide(labels, clean, self.threshold)
+        top = d.top_candidates[0][0]
+        return Decision(d.prediction, d.confidence, d.reasons, cam_label=top,
+                        extras={"top_candidates": [list(c) for c in d.top_candidates]})
 
     def extra_steps(self, scan: Scan, image: np.ndarray, decision: Decision,
                     timings: dict[str, float]) -> dict[str, Any]:
