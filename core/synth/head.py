@@ -814,6 +814,7 @@ def as_nifti_bytes(scan: Scan, *, int16: bool = False, compresslevel: int = 1) -
         data = np.clip(np.round(data), -32768, 32767).astype(np.int16)
     img = nib.Nifti1Image(data, np.asarray(scan.affine, dtype=np.float64))
     img.header.set_xyzt_units("mm", "sec")
+    img.header["descrip"] = b"RadLens synthetic T1 MR phantom"
     img.set_qform(scan.affine, code=1)
     img.set_sform(scan.affine, code=1)
     raw = img.to_bytes()
