@@ -20,7 +20,10 @@ if outcome.scan is None or not outcome.qc.accepted:
 scan = outcome.scan
 st.subheader("Slices")
 explorer.slice_viewer(scan, "explorer")
-st.subheader("3D view")
-explorer.view_3d(scan, "explorer")
-st.subheader("Metadata (de-identified)")
-common.render_metadata(scan)
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("3D view")
+    explorer.view_3d(scan, "explorer")
+with right:
+    st.subheader("Metadata (de-identified)")
+    common.render_metadata(scan)
