@@ -192,3 +192,32 @@ def test_wrong_architecture_is_unavailable(tmp_path: Path) -> None:
     wrong = replace(meta, architecture_kwargs={**meta.architecture_kwargs, "growth_rate": 8})
     with pytest.raises(ModelUnavailable, match="do not fit"):
         load_model(wrong, device="cpu")
+
+
+def test_torchxrayvision_pickled_file_needs_pinned_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, weights = _xrv_setup(tmp_path, monkeypatch)
+    from core.models.loading import _xrv, sha256_file
+
+    xrv = _xrv()
+    torch.manual_seed(0)
+    full = xrv.models.DenseNet(weights=None).eval()  # torchxrayvision publishes whole pickled modules
+    name = os.path.basename(xrv.models.model_urls["densenet121-res224-all"]["weights_url"])
+    torch.save(full, cache / name)
+    meta_path = weights / "cx-xrv" / "metadata.json"
+    data = json.loads(meta_path.read_text())
+    data.pop("architecture_kwargs")
+    data["input"]["spatial_shape"] = [224, 224]
+    meta_path.write_text(json.dumps(data))
+    [info] = list_models(weights)
+    with pytest.raises(ModelUnavailable, match="pickled model"):
+        load_model(info, device="cpu")
+    data["sha256"] = sha256_file(cache / name)
+    meta_path.write_text(json.dumps(data))
+    [info] = list_models(weights)
+    loaded = load_model(info, device="cpu")
+    x = np.random.default_rng(1).uniform(-1024, 1024, (1, 1, 224, 224)).astype(np.float32)
+    np.testing.assert_allclose(loaded.logits(x), _ref(full, x), atol=1e-4)
+    from core.config import get_settings
+
+    monkeypatch.delenv("RADLENS_XRV_CACHE_DIR")
+    get_settings.cache_clear()

@@ -348,6 +348,8 @@ def _load_xrv(meta: ModelMetadata) -> torch.nn.Module:
         # sha256 already verified against metadata by check_model: this exact file was vetted
         with warnings.catch_warnings():
             net = xrv.models.DenseNet(weights=meta.architecture, cache_dir=str(path.parent) + "/")
+        # without op_threshs the forward returns raw logits, like every other RadLens classifier
+        net.op_threshs = None
         return net
     net.load_state_dict(sd)
     if not meta.labels:
