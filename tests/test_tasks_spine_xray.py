@@ -49,6 +49,12 @@ def test_default_weights_and_unverified_threshold(tmp_path: Path) -> None:
         assert "No lesion detector" in r.extras["detector_note"]
 
 
+def test_metadata_copy_of_0449_is_still_flagged_unverified(tmp_path: Path) -> None:
+    task = build(weights_dir=im.spine_folder(tmp_path, decision=DEFAULT_DECISION_THRESHOLD, detector=False))
+    assert task.decision_threshold == (DEFAULT_DECISION_THRESHOLD, "metadata of sp-densenet")
+    assert task(_phantom_spine()).extras["threshold_unverified"]
+
+
 def test_abnormal_runs_the_detector_with_pixel_boxes(forced_abnormal: Path) -> None:
     task = build(weights_dir=forced_abnormal)
     assert task.detector is not None and task.decision_threshold == (0.0, "metadata of sp-densenet")

@@ -134,7 +134,9 @@ class SpineXrayTask(ClassifierTask):
         confidence = decision_confidence(score, threshold)
         prediction = "abnormal" if score >= threshold else "normal"
         extras = {"ensemble_score": score, "decision_threshold": threshold, "decision_threshold_source": source,
-                  "threshold_unverified": source == THRESHOLD_NOTE,
+                  # 0.449 is UNVERIFIED wherever it comes from (default or copied into metadata by a trainer)
+                  "threshold_unverified": abs(threshold - DEFAULT_DECISION_THRESHOLD) < 1e-9,
+                  "threshold_note": THRESHOLD_NOTE,
                   "model_scores": {o.model_id: float(o.probabilities[1]) for o in outputs}}
         if confidence < self.threshold:
             return Decision(None, confidence, (f"{UNABLE}: the ensemble score {score:.3f} is too close to the decision "
