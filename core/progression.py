@@ -411,4 +411,21 @@ def _not_applied_within_dementia(age: float, apoe: int, edu: float, pct: float |
                    why)]
 
 
-__all__ = ["progression_risk", "ProgressionRisk", "Factor", "STAGES", "canonical_stage", "NEXT_STAGE", "CDR_OF_STAGE"]
+def annualised_change_pct(first_value: float, last_value: float, years: float) -> float:
+    """Annualised percentage change between two measurements (e.g. a volume in mL).
+
+    Linear (simple) rate: ``100 * (last - first) / first / years`` -- the form in which the
+    atrophy rates of FACTS.md section 3 (Barnes 2009, Fotenos 2005) are reported. Negative values
+    mean shrinkage.
+
+    Raises:
+        ValueError: when ``years <= 0`` or ``first_value == 0`` (no rate can be computed).
+    """
+    if years <= 0:
+        raise ValueError("An annualised change needs two measurements at different dates.")
+    if first_value == 0:
+        raise ValueError("An annualised change needs a non-zero first measurement.")
+    return 100.0 * (float(last_value) - float(first_value)) / float(first_value) / float(years)
+
+
+__all__ = ["annualised_change_pct", "progression_risk", "ProgressionRisk", "Factor", "STAGES", "canonical_stage", "NEXT_STAGE", "CDR_OF_STAGE"]

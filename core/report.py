@@ -36,6 +36,7 @@ class ReportImage:
 
     pixels: np.ndarray
     caption: str
+    width_mm: float = 80.0  # printed width; capped at the text frame width
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _png_flowable(image: ReportImage, max_width_mm: float) -> list[Any]:
     buffer = io.BytesIO()
     pil.save(buffer, format="PNG")
     buffer.seek(0)
-    width_mm = min(max_width_mm, 80.0)
+    width_mm = min(max_width_mm, image.width_mm)
     height_mm = width_mm * pil.height / pil.width
     return [RLImage(buffer, width=width_mm * mm, height=height_mm * mm)]
 
@@ -185,7 +186,225 @@ def build_pdf(title: str, *, summary: Mapping[str, str], qc: QCReport | None,
 
 
 def result_pdf(result: Result, scan: Scan, images: Sequence[ReportImage] = (), title: str | None = None) -> bytes:
-    """One-call PDF for a task Result on a scan."""
-    demo = bool(result.extras.get("demo", False))
+    """One-call PDF for a task Result on a scan (QC report, findings, per-model table, boxes, images)."""
     return build_pdf(title or f"RadLens - {result.task}", summary=scan_summary(scan), qc=result.qc,
-                     sections=result_sections(result, images), demo=demo)
+                     sections=result_sections(result, images), demo=is_demo(result))
+
+
+# --------------------------------------------------------------------------------------------
+# Demo detection and report images
+# --------------------------------------------------------------------------------------------
+def is_demo(result: Result | None) -> bool:
+    """True when any model behind ``result`` is phantom-trained (metadata ``demo``).
+
+    Task results say so in three ways, depending on the task: ``extras["demo"]``, demo notices in
+    ``extras["notices"]`` (one per distinct demo model), or the ``phantom-trained demo`` column of
+    ``extras["models"]`` (the task's model table).
+    """
+    if result is None:
+        return False
+    extras = result.extras
+    if extras.get("demo"):
+        return True
+    if extras.get("notices"):
+        return True
+    rows = extras.get("models") or ()
+    loaded = set(result.model_versions)
+    return any(isinstance(r, Mapping) and r.get("phantom-trained demo") and (not loaded or r.get("model") in loaded)
+               for r in rows)
+
+
+def as_report_images(images: Any) -> list[ReportImage]:
+    """Normalise what pages pass: ReportImage, ``(pixels, caption)`` pairs or bare arrays (or None)."""
+    out: list[ReportImage] = []
+    for i, item in enumerate(images or ()):
+        if isinstance(item, ReportImage):
+            out.append(item)
+        elif isinstance(item, tuple) and len(item) == 2:
+            out.append(ReportImage(np.asarray(item[0]), str(item[1])))
+        else:
+            out.append(ReportImage(np.asarray(item), f"Image {i + 1}"))
+    return out
+
+
+def result_images(scan: Scan, result: Result) -> list[ReportImage]:
+    """The analysed 2D image as the page shows it: Grad-CAM overlay of the decided class and the boxes.
+
+    Returns an empty list for volumes and for inputs the gates refused (nothing was analysed).
+    """
+    from core.preprocess import to_display_2d
+    from core.viz.slices import apply_window, auto_window, draw_boxes, fit_within, overlay_heatmap
+
+    if scan.is_volume or not result.qc.accepted:
+        return []
+    gray = to_display_2d(scan)
+    shown = apply_window(gray, auto_window(gray))
+    parts = ["The analysed image"]
+    cam_model = result.extras.get("cam_model")
+    cam_label = result.extras.get("cam_label")
+    cams = (result.extras.get("cams_by_model") or {}).get(cam_model) or result.extras.get("cams") or {}
+    if cam_label in cams:
+        shown = overlay_heatmap(shown, np.asarray(cams[cam_label], dtype=np.float32), opacity=0.4, min_value=0.2)
+        parts.append(f"with the Grad-CAM of {cam_model or 'the primary model'} for '{cam_label}' "
+                     "(where the network looked; not a lesion outline)")
+    if result.boxes:
+        shown = draw_boxes(shown, result.boxes)
+        parts.append(f"and {len(result.boxes)} detected region(s)")
+    return [ReportImage(fit_within(shown, 1024), " ".join(parts) + ".", width_mm=110.0)]
+
+
+# --------------------------------------------------------------------------------------------
+# Brain MRI reports (core.brain.BrainReport + optional core.progression.ProgressionRisk)
+# --------------------------------------------------------------------------------------------
+_VOLUME_NAMES: dict[str, str] = {
+    "icv": "Intracranial (ICV)", "brain": "Brain", "gm": "Grey matter", "wm": "White matter", "csf": "CSF",
+    "hippocampus_left": "Hippocampus, left", "hippocampus_right": "Hippocampus, right",
+    "hippocampus_total": "Hippocampus, total", "lateral_ventricles": "Lateral ventricles",
+    "lateral_ventricle_left": "Lateral ventricle, left", "lateral_ventricle_right": "Lateral ventricle, right"}
+_PERCENTILE_FIELD: dict[str, str] = {
+    "hippocampus_left": "hippocampus_left_percentile", "hippocampus_right": "hippocampus_right_percentile",
+    "hippocampus_total": "hippocampal_volume_percentile", "lateral_ventricles": "ventricle_percentile",
+    "lateral_ventricle_left": "ventricle_left_percentile", "lateral_ventricle_right": "ventricle_right_percentile"}
+
+
+def _opt(value: Any, fmt: str = "{:.1f}") -> str:
+    return "n/a" if value is None else fmt.format(float(value))
+
+
+def _stage_row(method: str, stage: Any, labels: Sequence[str]) -> tuple[str, ...]:
+    label = stage.label if stage.status == "ok" else ("unavailable" if stage.status == "unavailable"
+                                                       else "Unable to determine")
+    probs = tuple(_opt(stage.probabilities.get(s) if stage.probabilities else None, "{:.0%}") for s in labels)
+    return (method, label, _opt(stage.confidence, "{:.0%}")) + probs
+
+
+def brain_sections(brain_report: Any, risk: Any = None) -> list[ReportSection]:
+    """Report sections of a brain analysis: volumes vs norms, biomarkers, staging, progression risk, provenance.
+
+    Args:
+        brain_report: a :class:`core.brain.BrainReport`.
+        risk: a :class:`core.progression.ProgressionRisk`, or None when it was not computed
+            (the section then says so).
+    Returns:
+        Sections in reading order; the QC report is added by :func:`build_pdf` from ``qc``.
+    """
+    from core.progression import STAGES
+
+    r = brain_report
+    b = r.biomarkers
+    rows: list[tuple[str, ...]] = [("Structure", "Volume (mL)", "% of ICV", "Percentile for age/sex")]
+    for key, name in _VOLUME_NAMES.items():
+        if key not in r.volumes_ml:
+            continue
+        frac = r.volumes_icv_fraction.get(key)
+        pct_field = _PERCENTILE_FIELD.get(key)
+        pct = getattr(b, pct_field) if pct_field else None
+        rows.append((name, f"{float(r.volumes_ml[key]):.2f}", _opt(None if frac is None else 100 * float(frac), "{:.3f}"),
+                     _opt(pct) if pct_field else "-"))
+    age = "not given" if r.age_years is None else f"{r.age_years:g} years"
+    paragraphs = [f"Age {age}; sex {r.sex or 'not given'}. Norms: {b.norm_source}."]
+    if b.percentile_unavailable_reason:
+        paragraphs.append(f"Percentiles unavailable: {b.percentile_unavailable_reason}")
+    sections = [ReportSection("Brain volumes and norms", tuple(paragraphs), tuple(rows))]
+
+    grades = [("Biomarker", "Value"),
+              ("Hippocampal volume percentile", _opt(b.hippocampal_volume_percentile)),
+              ("Ventricle enlargement", b.ventricle_enlargement),
+              ("Cortical thinning", b.cortical_thinning),
+              ("Mean cortical thickness (mm)", _opt(b.cortical_thickness_mm, "{:.2f}"))]
+    grades += [(f"Grading rule: {k}", str(v)) for k, v in dict(b.grading_basis).items()]
+    sections.append(ReportSection("Biomarkers", tuple(b.notes), tuple(grades)))
+
+    stage_rows = [("Method", "Stage", "Confidence") + tuple(STAGES)]
+    for method, stage in (("Biomarker rule", r.stage_rule), ("3D CNN", r.stage_cnn), ("Combined", r.stage)):
+        stage_rows.append(_stage_row(method, stage, STAGES))
+    agreement = ("Agreement: not assessable (one method gave no stage)." if r.stage_agreement is None else
+                 "The two methods agree." if r.stage_agreement else
+                 "The two methods disagree: read the biomarkers, not only the stage.")
+    stage_notes = [agreement] + [f"{s.source}: {reason}" for s in (r.stage_rule, r.stage_cnn, r.stage)
+                                 for reason in s.reasons]
+    sections.append(ReportSection("Alzheimer's staging (two methods)", tuple(stage_notes), tuple(stage_rows)))
+
+    if risk is None:
+        sections.append(ReportSection("Progression risk", (
+            "Not included: the progression risk needs the age and the risk-model inputs given on the Brain MRI page.",)))
+    else:
+        risk_rows = [("Horizon", "Risk of progressing")] + [
+            (k.replace("_", " "), f"{100 * float(v):.1f} %") for k, v in risk.risks.items()]
+        risk_rows.append(("Suggested follow-up", risk.recommended_followup))
+        paragraphs = (f"From {risk.current_stage} to {risk.next_stage}. Hazard {risk.annual_hazard:.3f}/y = baseline "
+                      f"{risk.baseline_hazard:.3f}/y x factors; risk = 1 - exp(-hazard x t).",
+                      f"Baseline: {risk.baseline_source}.", f"Follow-up rule: {risk.followup_rule}.") + tuple(risk.notes)
+        factor_rows = [("Factor", "Value", "Hazard ratio", "Source")] + [
+            (f.name, f.value, f"{f.hazard_ratio:.3f}", f.source + (f" ({f.note})" if f.note else "")) for f in risk.factors]
+        sections.append(ReportSection("Progression risk", paragraphs, tuple(risk_rows)))
+        sections.append(ReportSection("Progression risk factors", (), tuple(factor_rows)))
+
+    provenance: list[tuple[str, str]] = [("Item", "Value")]
+    cnn = r.cnn_result
+    if cnn is not None:
+        provenance += [(f"model {k}", str(v)) for k, v in cnn.model_versions.items()]
+    provenance += [(f"time: {k}", f"{float(v):.2f} s") for k, v in r.timings_s.items()]
+    if r.history:
+        provenance.append(("Analysis steps", " -> ".join(r.history)))
+    sections.append(ReportSection("Models, steps and timings", (), tuple(provenance)))
+    return sections
+
+
+def brain_images(brain_report: Any) -> list[ReportImage]:
+    """ROI overlays (hippocampi, ventricles) on the three planes through the hippocampi, and the
+    CNN's Grad-CAM on the same planes when the CNN ran."""
+    from core.viz import brain3d
+    from core.viz import slices as sl
+
+    r = brain_report
+    vol = r.scan.array[0]
+    labels = brain3d.roi_label_map(r.masks)
+    centre = brain3d.roi_centre(labels)
+    window = sl.auto_window(vol)
+    planes = ("axial", "coronal", "sagittal")
+    tiles = [sl.fit_within(brain3d.overlay_slice(vol, labels, p, int(centre[sl.PLANE_AXIS[p]]), r.scan.spacing_mm,
+                                                 window), 320) for p in planes]
+    legend = ", ".join(f"{name} ({sl.rgb_to_hex(color)})" for name, color in brain3d.legend_entries().items())
+    images = [ReportImage(sl.montage(tiles, ncols=3), "Regions of interest on the axial, coronal and sagittal planes "
+                          f"through the hippocampi ({legend}). Radiological display: patient's right on the viewer's "
+                          "left. Masks from the atlas registration.", width_mm=170.0)]
+    cam = _brain_cam(r)
+    if cam is not None:
+        heat = [sl.fit_within(brain3d.heatmap_slice(vol, cam, p, int(centre[sl.PLANE_AXIS[p]]), r.scan.spacing_mm,
+                                                    window), 320) for p in planes]
+        images.append(ReportImage(sl.montage(heat, ncols=3), "Grad-CAM of the staging CNN on the same planes (coarse: "
+                                  "where the network found evidence for its top class; not a lesion map).",
+                                  width_mm=170.0))
+    return images
+
+
+def _brain_cam(brain_report: Any) -> np.ndarray | None:
+    res = brain_report.cnn_result
+    if res is None or res.extras.get("gradcam_lowres") is None:
+        return None
+    from core.tasks.alzheimers import map_to_scan_grid
+
+    ex = res.extras
+    return map_to_scan_grid(ex["gradcam_lowres"], np.asarray(ex["network_grid_affine"]), ex["network_grid_shape"],
+                            brain_report.scan)
+
+
+def brain_pdf(scan: Scan, brain_report: Any, risk: Any = None, images: Sequence[ReportImage] | None = None,
+              qc: QCReport | None = None, title: str = "RadLens - Brain MRI volumetry and staging") -> bytes:
+    """One-call PDF for a brain analysis.
+
+    Args:
+        scan: the scan as loaded (its name, digest and pseudonym head the report).
+        brain_report: :class:`core.brain.BrainReport`.
+        risk: optional :class:`core.progression.ProgressionRisk`.
+        images: report images; None draws the ROI overlays (and Grad-CAM) with :func:`brain_images`.
+        qc: the gates' QC report; merged with the analysis' own warnings (``brain_report.qc``).
+    """
+    full_qc = brain_report.qc if qc is None else qc.merged(brain_report.qc)
+    shown = brain_images(brain_report) if images is None else list(images)
+    sections = brain_sections(brain_report, risk)
+    if shown:
+        sections.insert(0, ReportSection("Images", (), None, tuple(shown)))
+    return build_pdf(title, summary=scan_summary(scan), qc=full_qc, sections=sections,
+                     demo=is_demo(brain_report.cnn_result))

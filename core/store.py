@@ -24,6 +24,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from core.types import QCReport, Result
 
 
+BRAIN_TASK = "brain-mri"  # task name of brain volumetry records (not a registry task)
+
+
 class _Base(DeclarativeBase):
     pass
 
@@ -101,6 +104,43 @@ def _numeric_leaves(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, f
     return leaves
 
 
+def _without_arrays(value: Any) -> Any:
+    """Drop numpy arrays at any depth (Grad-CAM maps per model, masks): records hold no pixels."""
+    if isinstance(value, Mapping):
+        return {k: _without_arrays(v) for k, v in value.items() if not isinstance(v, np.ndarray)}
+    if isinstance(value, (list, tuple)):
+        return [_without_arrays(v) for v in value if not isinstance(v, np.ndarray)]
+    return value
+
+
+def _stage_payload(stage: Any) -> dict[str, Any]:
+    return {"label": stage.label, "status": stage.status, "source": stage.source, "confidence": stage.confidence,
+            "probabilities": dict(stage.probabilities), "reasons": list(stage.reasons)}
+
+
+def brain_payload(report: Any, risk: Any = None) -> dict[str, Any]:
+    """The storable part of a :class:`core.brain.BrainReport` (and optional ProgressionRisk): volumes,
+    ICV fractions, biomarkers, the three stages, the risk and timings; never masks or the scan."""
+    biomarkers = report.biomarkers.as_dict()
+    payload: dict[str, Any] = {
+        "volumes_ml": dict(report.volumes_ml),
+        "volumes_icv_fraction": dict(report.volumes_icv_fraction),
+        "biomarkers": biomarkers,
+        "stage": _stage_payload(report.stage),
+        "stage_rule": _stage_payload(report.stage_rule),
+        "stage_cnn": _stage_payload(report.stage_cnn),
+        "stage_agreement": report.stage_agreement,
+        "age_years": report.age_years,
+        "sex": report.sex,
+        "timings_s": dict(report.timings_s),
+    }
+    if risk is not None:
+        payload["risk"] = {"current_stage": risk.current_stage, "next_stage": risk.next_stage,
+                           "risks": dict(risk.risks), "annual_hazard": risk.annual_hazard,
+                           "recommended_followup": risk.recommended_followup}
+    return _plain(_without_arrays(payload))
+
+
 def result_payload(result: Result) -> dict[str, Any]:
     """The storable part of a task Result (no heat maps, no pixels)."""
     return _plain({
@@ -111,7 +151,9 @@ def result_payload(result: Result) -> dict[str, Any]:
                   for b in result.boxes],
         "reasons": result.reasons,
         "timings_s": result.timings_s,
-        "extras": {k: v for k, v in result.extras.items() if not isinstance(v, np.ndarray)},
+        "extras": _without_arrays(result.extras),
+        "kind": result.kind,
+        "body_part": result.body_part,
     })
 
 
@@ -163,6 +205,18 @@ class Store:
         return self.add(subject=subject, task=result.task, status=result.status, source=source, modality=modality,
                         payload=result_payload(result), qc=result.qc, model_versions=result.model_versions,
                         prediction=result.prediction, confidence=result.confidence, study_date=study_date)
+
+    def add_brain_report(self, report: Any, *, subject: str, source: str, modality: str,
+                         study_date: str | None = None, risk: Any = None, qc: QCReport | None = None) -> int:
+        """Store a brain analysis (task ``"brain-mri"``); ``qc`` (the gates' report) is merged with the
+        analysis' own QC warnings. Prediction and confidence are the combined stage's."""
+        stage = report.stage
+        full_qc = report.qc if qc is None else qc.merged(report.qc)
+        cnn = report.cnn_result
+        return self.add(subject=subject, task=BRAIN_TASK, status="ok", source=source, modality=modality,
+                        payload=brain_payload(report, risk), qc=full_qc,
+                        model_versions=dict(cnn.model_versions) if cnn is not None else {},
+                        prediction=stage.label, confidence=stage.confidence, study_date=study_date)
 
     def subjects(self) -> list[str]:
         """All pseudonyms with at least one record, sorted."""
