@@ -33,6 +33,13 @@ def configure_offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # trame-vtklocal (pulled in by trame-pyvista, which stpyvista's export needs) downloads a
+    # VTK WebAssembly bundle from gitlab.kitware.com whenever a trame server starts, unless this
+    # points at a local folder. RadLens's 3D view uses vtk.js, not the WebAssembly bundle, so an
+    # empty folder is enough and keeps the export offline.
+    no_wasm = PROJECT_ROOT / ".cache" / "vtk-wasm-offline"
+    no_wasm.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("VTK_WASM_DIR_OVERRIDE", str(no_wasm))
     font_dir = Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics"
     target = font_dir / "Arial.ttf"
     if not target.exists():

@@ -82,3 +82,26 @@ def test_outer_mask_fills_cavities_and_drops_specks():
     vol[0, 0, 0] = 100  # an isolated bright speck
     mask = scene3d.outer_mask(vol, 50)
     assert mask[20, 20, 20] and not mask[0, 0, 0]
+
+
+@pytest.mark.filterwarnings("ignore:Plotter.export_html is deprecated")  # the call stpyvista makes
+def test_browser_export_makes_no_network_calls(monkeypatch):
+    """stpyvista's trame export must stay offline (trame-vtklocal would fetch a WebAssembly bundle)."""
+    import socket
+
+    import core  # noqa: F401  (configure_offline sets the switches)
+
+    attempts: list[tuple] = []
+
+    def refuse(*args, **kwargs):  # records, then fails like an offline machine (the export runs it in a task)
+        attempts.append(args[:2])
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    plotter = scene3d.new_plotter()
+    plotter.add_mesh(scene3d.isosurface(_sphere(30, 10), (1, 1, 1), max_faces=500))
+    html = plotter.export_html(filename=None).read()
+    plotter.close()
+    assert "<html" in html.lower() and len(html) > 100_000
+    assert attempts == []

@@ -255,10 +255,30 @@ def render_metadata(scan: Scan) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+# Modules stpyvista's export imports. It exports in a forked child process, so anything the
+# child imports is lost when it exits; importing them once here saves ~2 s on every 3D view.
+_TRAME_MODULES = (
+    "trame.app", "trame.ui.vuetify3", "trame.widgets.vtk", "trame_pyvista.ui.vuetify3",
+    "trame_vtk.modules.vtk.serializers", "trame_vtk.modules.vtk.protocols.local_rendering",
+    "trame_vtk.tools.vtksz2html", "trame_dataclass.v2", "trame_vuetify.module.v3", "trame_client.module.vue3",
+    "wslink.backends.aiohttp", "aiohttp.web",
+)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_trame_imports() -> bool:
+    import importlib
+
+    for name in _TRAME_MODULES:
+        importlib.import_module(name)
+    return True
+
+
 def render_plotter(plotter: Any, key: str) -> None:
     """Show a pyvista plotter in the page through stpyvista (trame backend, fully offline)."""
     from stpyvista import stpyvista  # imports only inside a running Streamlit script
 
+    _warm_trame_imports()
     stpyvista(plotter, backend="trame", key=key)
 
 

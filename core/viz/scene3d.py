@@ -23,7 +23,7 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # no X
 import pyvista as pv  # noqa: E402  (after the render-window choice above)
 
 MAX_SIDE_3D = 96  # voxels per side of volumes sent to the browser
-MAX_FACES = 30_000  # triangles per mesh after decimation
+MAX_FACES = 20_000  # triangles per mesh after decimation (~1.4 MB of HTML for a head)
 WINDOW_SIZE = (640, 480)
 BACKGROUND = "#0e1117"  # Streamlit's dark background, so the frame blends with the page
 
