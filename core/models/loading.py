@@ -21,6 +21,7 @@ reason (bad metadata, missing file, sha256 mismatch, unknown framework), so page
 from __future__ import annotations
 
 import hashlib
+import pickle
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -340,7 +341,7 @@ def _load_xrv(meta: ModelMetadata) -> torch.nn.Module:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True) if path.suffix != ".safetensors" else None
         sd = load_state_dict_file(path) if obj is None else unwrap_state_dict(obj)
-    except Exception as err:  # noqa: BLE001  pickled full model: only with a pinned sha256 (below)
+    except (pickle.UnpicklingError, ValueError) as err:  # a pickled full module, not a state dict
         if meta.sha256 is None:
             raise ModelUnavailable(
                 f"{path.name} is a pickled model, not a state dict; add its sha256 to metadata.json to "
