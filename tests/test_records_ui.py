@@ -1,0 +1,70 @@
+"""AppTest of the record-and-report widgets (task result and brain report) against a temporary store."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_settings
+from core.store import BRAIN_TASK, Store
+from tests.apptest_utils import assert_clean, page_text
+
+TASK_SCRIPT = """
+from tests.records_fixtures import task_result, xray_scan
+from core.ui.records import render_record_and_report
+render_record_and_report(xray_scan(), result=task_result(), title="Chest X-ray")
+"""
+
+BRAIN_SCRIPT = """
+from core.types import Check, QCReport, Severity
+from tests.records_fixtures import brain_report, head_scan
+from core.ui.records import render_brain_record_and_report
+gates = QCReport((Check("modality", True, Severity.ERROR, "MR head volume."),))
+render_brain_record_and_report(head_scan(), brain_report(), qc=gates)
+"""
+
+
+@pytest.fixture()
+def store_url(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'ui.sqlite'}"
+    monkeypatch.setenv("RADLENS_STORE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    monkeypatch.delenv("RADLENS_STORE_URL")
+    get_settings.cache_clear()
+
+
+def test_task_record_needs_a_pseudonym_then_saves_with_date(store_url: str):
+    at = AppTest.from_string(TASK_SCRIPT, default_timeout=60).run()
+    assert_clean(at)
+    assert "Record and report" in page_text(at) and "never type a real name" in page_text(at)
+    save = at.button(key="records_chest-xray_save")
+    assert save.disabled  # the film carries no identifier and nothing was typed
+    assert len(at.get("download_button")) == 1
+
+    at.text_input(key="records_chest-xray_subject").input("Jane Doe").run()
+    assert at.button(key="records_chest-xray_save").disabled
+    assert any("real name" in w.value for w in at.warning)
+
+    at.text_input(key="records_chest-xray_subject").input("sub-007").run()
+    import datetime
+
+    at.date_input(key="records_chest-xray_date").set_value(datetime.date(2024, 3, 31)).run()
+    at.button(key="records_chest-xray_save").click().run()
+    assert_clean(at)
+    assert any("Saved as record 1 of sub-007" in s.value for s in at.success)
+    (rec,) = Store(store_url).studies("sub-007")
+    assert rec.task == "chest-xray" and rec.study_date == "2024-03-31" and rec.prediction == "Cardiomegaly"
+    assert [q["code"] for q in rec.qc] == ["kind", "low_resolution"]
+
+
+def test_brain_record_defaults_to_the_scan_pseudonym(store_url: str):
+    at = AppTest.from_string(BRAIN_SCRIPT, default_timeout=60).run()
+    assert_clean(at)
+    assert at.text_input(key="records_brain_subject").value == "sub-0123456789ab"
+    assert "derived from the file's patient identifier" in page_text(at)
+    at.button(key="records_brain_save").click().run()
+    assert_clean(at)
+    (rec,) = Store(store_url).studies("sub-0123456789ab")
+    assert rec.task == BRAIN_TASK and rec.payload["volumes_ml"]["hippocampus_total"] == pytest.approx(4.0)
+    assert [q["code"] for q in rec.qc] == ["modality", "thick_slices"]
