@@ -89,3 +89,19 @@ def test_registry_builds_from_settings(weights: Path, monkeypatch: pytest.Monkey
         monkeypatch.delenv("RADLENS_WEIGHTS_DIR")
         get_settings.cache_clear()
         clear_task_cache()
+
+
+def test_concurrent_calls_give_the_serial_answer(weights: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    task = build(weights_dir=weights)
+    scans = [_phantom_scan(label) for label in ("glioma", "pituitary")]
+    serial = [task(s) for s in scans]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(task, scans * 3))
+    for i, r in enumerate(results):
+        ref = serial[i % 2]
+        np.testing.assert_allclose(r.probabilities, ref.probabilities, atol=1e-6)
+        np.testing.assert_allclose(r.cam, ref.cam, atol=1e-4)
+    net = task.members[0].module
+    assert all(not m._forward_hooks for m in net.modules())
