@@ -1,16 +1,16 @@
 """A small 3D CNN with squeeze-excitation and spatial attention pooling, built from MONAI blocks.
 
 Used for Alzheimer's staging (4 classes) on 64^3 T1 volumes at ~3 mm. Design goals: small enough to
-train on phantoms on 2 CPU cores in minutes (~0.5 M parameters, ~1 MB in fp16) and explainable twice
+train on phantoms on 2 CPU cores in minutes (~0.36 M parameters, ~0.7 MB in fp16) and explainable twice
 over: the attention pooling weights say *where* the network pooled its evidence, and Grad-CAM on the
 last feature map says which voxels pushed the chosen class up. Both are computed without module hooks
 (plain autograd), so a cached network can be shared across threads.
 
 Layout for a ``(N, 1, 64, 64, 64)`` input::
 
-    stem      Convolution 1 -> c0, stride 2            (N, c0, 32, 32, 32)
-    stage 1   ResidualUnit c0 -> c1, stride 2 + SE     (N, c1, 16, 16, 16)
-    stage 2   ResidualUnit c1 -> c2, stride 2 + SE     (N, c2,  8,  8,  8)
+    stem      4^3 patch Convolution 1 -> c0, stride 4  (N, c0, 16, 16, 16)
+    stage 1   ResidualUnit c0 -> c1, stride 2 + SE     (N, c1,  8,  8,  8)
+    stage 2   ResidualUnit c1 -> c2, stride 1 + SE     (N, c2,  8,  8,  8)
     stage 3   ResidualUnit c2 -> c3, stride 1 + SE     (N, c3,  8,  8,  8)   <- features / Grad-CAM layer
     attention 1x1x1 conv -> softmax over the 8^3 cells -> weighted sum of features (N, c3)
     head      dropout + linear -> (N, num_classes) logits
@@ -25,7 +25,7 @@ from monai.networks.blocks import ChannelSELayer, Convolution, ResidualUnit
 from torch import nn
 from torch.nn import functional as F
 
-_NORM = ("instance", {"affine": True})  # per-volume statistics: robust to scanner gain and bias fields
+_NORM = "batch"  # not instance norm: it would erase the per-volume amount of CSF/tissue that global pooling reads
 
 
 class AttentionCNN3D(nn.Module):
@@ -40,14 +40,15 @@ class AttentionCNN3D(nn.Module):
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 4,
-                 channels: Sequence[int] = (12, 24, 48, 96), dropout: float = 0.2, spatial_dims: int = 3) -> None:
+                 channels: Sequence[int] = (16, 32, 48, 64), dropout: float = 0.2, spatial_dims: int = 3) -> None:
         super().__init__()
         c0, c1, c2, c3 = (int(c) for c in channels)
         sd = int(spatial_dims)
-        self.stem = Convolution(sd, in_channels, c0, strides=2, kernel_size=3, norm=_NORM, act="PRELU")
+        # 4x4x4 patch stem (stride 4): 14 mm patches at 3.5 mm keep the CPU cost ~10x below a full-resolution stem
+        self.stem = Convolution(sd, in_channels, c0, strides=4, kernel_size=4, padding=0, norm=_NORM, act="PRELU")
         self.stage1 = nn.Sequential(ResidualUnit(sd, c0, c1, strides=2, subunits=2, norm=_NORM),
                                     ChannelSELayer(sd, c1, r=4))
-        self.stage2 = nn.Sequential(ResidualUnit(sd, c1, c2, strides=2, subunits=2, norm=_NORM),
+        self.stage2 = nn.Sequential(ResidualUnit(sd, c1, c2, strides=1, subunits=2, norm=_NORM),
                                     ChannelSELayer(sd, c2, r=4))
         self.stage3 = nn.Sequential(ResidualUnit(sd, c2, c3, strides=1, subunits=2, norm=_NORM),
                                     ChannelSELayer(sd, c3, r=4))
@@ -58,6 +59,9 @@ class AttentionCNN3D(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Last feature map, ``(N, c3, X/8, Y/8, Z/8)``."""
+        if x.dim() == 5 and x.device.type == "cpu":
+            # oneDNN runs these small-channel 3D convs ~2x faster in channels-last layout
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.stage3(self.stage2(self.stage1(self.stem(x))))
 
     def head(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
