@@ -37,9 +37,10 @@ ICV_RANGE_L = (0.8, 2.5)
 # moving image); knees, noise and blank volumes well below. Below the refusal value the
 # input is not a head; between the two a warning is raised.
 MIN_AFFINE_SIMILARITY = 0.30
-WARN_AFFINE_SIMILARITY = 0.45
+WARN_AFFINE_SIMILARITY = 0.40
 BOX_MARGIN_MM = 10.0
 SYN_ITERATIONS = (60, 30, 0)
+SYN_BOX_SPACING_MM = 2.0
 
 
 class _Timer:
@@ -223,15 +224,13 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
     t_img = reg.to_ants(tpl2.t1, tpl2.affine)
     t_mask = reg.to_ants(tpl2.brain_mask.astype(np.float32), tpl2.affine)
     n4_low, _ = prep.downsample(n4, affine, factor)
-    aff1 = reg.affine_register(reg.to_ants(n4_low * brain_low, low_aff), t_img, t_mask)
-    # Second pass: the template brain mask carried back gives a better subject brain.
+    # Metric inside the template brain dilated by 4 mm so the brain's outer edge (dark CSF
+    # and bone beyond it) takes part; the subject is roughly skull-stripped so scalp fat
+    # cannot pull the fit outward.
+    t_mask = reg.to_ants(ndimage.binary_dilation(tpl2.brain_mask, iterations=2).astype(np.float32), tpl2.affine)
+    aff = reg.affine_register(reg.to_ants(n4_low * brain_low, low_aff), t_img, t_mask)
     tmask1 = reg.to_ants(tpl1.brain_mask.astype(np.float32), tpl1.affine)
-    low_ref = reg.to_ants(n4_low, low_aff)
-    brain_low2 = reg.warp_to_subject(tmask1, low_ref, (aff1.transform_file,), (True,)) > 0.5
-    brain_low2 = ndimage.binary_dilation(brain_low2, iterations=1)
-    aff2 = reg.affine_register(reg.to_ants(n4_low * brain_low2, low_aff), t_img, t_mask, initial_transform=aff1.transform_file)
-    aff = aff2 if aff2.similarity >= aff1.similarity else aff1
-    history.append("brain: affine registration to MNI152 (nilearn 2009c template, ANTs Mattes MI, 2 passes)")
+    history.append("brain: affine registration to MNI152 (nilearn 2009c template, ANTs global correlation)")
     timer.lap("affine")
 
     icv_affine_l = aff.scale * float(tpl1.brain_mask.sum()) * tpl1.voxel_ml / 1000.0
@@ -249,10 +248,12 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
 
     # --- deformable registration in the deep-brain box ---------------------------------------
     tbox = _template_box(rois, tpl1)
-    box_img, box_aff = prep.downsample(tpl1.t1[tbox], _crop_affine(tpl1.affine, tbox), 2)
+    box_img, box_aff = tpl1.t1[tbox], _crop_affine(tpl1.affine, tbox)
+    if SYN_BOX_SPACING_MM != 1.0:
+        box_img, box_aff = prep.resample_isotropic(box_img, box_aff, SYN_BOX_SPACING_MM)
     subj = reg.to_ants(n4, affine)
     syn = reg.syn_register_box(subj, reg.to_ants(box_img, box_aff), aff, iterations=SYN_ITERATIONS)
-    history.append("brain: SyN (CC, radius 2) in the deep-brain box, 2 mm")
+    history.append(f"brain: SyN (CC, radius 2) in the deep-brain box, {SYN_BOX_SPACING_MM:g} mm")
     timer.lap("syn")
 
     # --- warp template maps onto the subject --------------------------------------------------
@@ -266,21 +267,20 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
     p_hl = warp_box(rois.hippocampus_left)
     p_hr = warp_box(rois.hippocampus_right)
     p_lv = warp_box(rois.lateral_ventricles)
-    icv_prob = reg.warp_to_subject(tmask1, subj, syn.inverse_transforms, syn.whichtoinvert)
-    icv = icv_prob >= 0.5
-    icv = ndimage.binary_fill_holes(_largest_component(icv))
+    tmpl_brain = reg.warp_to_subject(tmask1, subj, syn.inverse_transforms, syn.whichtoinvert) >= 0.5
     history.append("brain: warped template brain mask, FreeSurfer aseg hippocampi (17/53), ventricle prior")
     timer.lap("warp")
 
     # --- tissues and ROIs ---------------------------------------------------------------------
     img_box = n4[sbox]
-    ti = tis.estimate_intensities(n4, icv, _embed(p_lv >= 0.5, sbox, vol.shape),
+    ti = tis.estimate_intensities(n4, tmpl_brain, _embed(p_lv >= 0.5, sbox, vol.shape),
                                   _embed((p_hl >= 0.5) | (p_hr >= 0.5), sbox, vol.shape), spacing[0])
     if not ti.contrast_ok:
         checks.append(Check("tissue_contrast", False, Severity.WARNING,
                             "Grey/white/CSF intensities are not in T1 order or poorly separated "
                             f"(CSF {ti.csf:.2f}, GM {ti.gm:.2f}, WM {ti.wm:.2f}): is this a T1-weighted scan?",
                             value=(round(ti.csf, 3), round(ti.gm, 3), round(ti.wm, 3))))
+    icv, bone_level, icv_voxels = tis.intracranial_mask(n4, tmpl_brain, ti, spacing[0])
     seg = tis.segment(n4, icv, ti)
     hl = _embed(tis.gate_hippocampus(img_box, p_hl, ti), sbox, vol.shape)
     hr = _embed(tis.gate_hippocampus(img_box, p_hr, ti), sbox, vol.shape)
@@ -297,7 +297,7 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
     # --- volumes -------------------------------------------------------------------------------
     lv_left, lv_right = _split_lr(lv, affine)
     vols = {
-        "icv": icv.sum() * voxel_ml,
+        "icv": icv_voxels * voxel_ml,
         "brain": (seg.gm.sum() + seg.wm.sum()) * voxel_ml,
         "gm": seg.gm.sum() * voxel_ml,
         "wm": seg.wm.sum() * voxel_ml,
@@ -310,7 +310,7 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
     }
     vols["hippocampus_total"] = vols["hippocampus_left"] + vols["hippocampus_right"]
     vols = {k: round(float(v), 3) for k, v in vols.items()}
-    fractions = {k: round(v / vols["icv"], 5) for k, v in vols.items() if k != "icv"}
+    fractions = {k: v / vols["icv"] for k, v in vols.items() if k != "icv"}
     if not (ICV_RANGE_L[0] * 1000 <= vols["icv"] <= ICV_RANGE_L[1] * 1000):
         raise NoBrainFoundError(f"The intracranial volume found ({vols['icv'] / 1000:.2f} L) is outside "
                                 f"{ICV_RANGE_L[0]}-{ICV_RANGE_L[1]} L: this does not look like an adult head.")
@@ -337,7 +337,7 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
         "hippocampus_left": hl, "hippocampus_right": hr, "lateral_ventricles": lv,
     }
     details = {
-        "tissue_intensities": {"csf": ti.csf, "gm": ti.gm, "wm": ti.wm},
+        "tissue_intensities": {"csf": ti.csf, "gm": ti.gm, "wm": ti.wm, "bone": bone_level},
         "affine_similarity": aff.similarity, "syn_similarity": syn.similarity,
         "icv_affine_ml": icv_affine_l * 1000.0, "original_spacing_mm": orig_spacing,
         "working_spacing_mm": spacing,

@@ -55,7 +55,7 @@ def resample_isotropic(vol: np.ndarray, affine: np.ndarray, spacing_mm: float) -
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     new_shape = np.maximum(1, np.round(np.array(vol.shape) * spacing / spacing_mm)).astype(int)
     zoom = (np.array(vol.shape) - 1) / np.maximum(new_shape - 1, 1)
-    out = ndimage.affine_transform(vol, zoom, output_shape=tuple(new_shape), order=1, mode="nearest")
+    out = ndimage.affine_transform(vol, np.diag(zoom), output_shape=tuple(new_shape), order=1, mode="nearest")
     new_affine = affine.copy()
     new_affine[:3, :3] = affine[:3, :3] @ np.diag(zoom)
     return out.astype(np.float32), new_affine

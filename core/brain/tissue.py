@@ -90,6 +90,63 @@ def estimate_intensities(image: np.ndarray, brain: np.ndarray, ventricle_prior: 
     return TissueIntensities(csf=csf, gm=gm, wm=wm)
 
 
+def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIntensities,
+                      spacing_mm: float, max_csf_mm: float = 6.0) -> tuple[np.ndarray, float, float]:
+    """Intracranial cavity: brain envelope plus the CSF layer out to the (darker) skull.
+
+    The warped template mask follows the brain surface only as well as the registration does
+    (on heads unlike MNI it was off by up to 20 % in ICV), so the cavity is segmented from
+    the subject's own intensities:
+
+    1. brain envelope: GM/WM-intensity voxels inside the dilated template mask, closed
+       (sulci) and hole-filled (ventricles);
+    2. grown outward, at most ``max_csf_mm``, through voxels brighter than the midpoint
+       between bone and CSF: in T1 cortical bone has (almost) no signal while CSF is dim but
+       above it. The bone level is a low percentile of a shell just outside the envelope.
+
+    Returns:
+        (mask, bone_level, volume_voxels): the binary cavity, the intensity used for bone, and
+        the cavity volume in voxels with partial-volume weighting at the CSF/bone border.
+    """
+    vox = max(1, int(round(1.0 / spacing_mm)))
+    sm = ndimage.gaussian_filter(image, 0.7)
+    search = ndimage.binary_dilation(template_mask, iterations=int(round(8.0 / spacing_mm)))
+    tissue = search & (sm >= ti.csf_gm)
+    tissue = _largest(ndimage.binary_opening(tissue, iterations=vox))
+    r = int(round(4.0 / spacing_mm))
+    env = ndimage.binary_closing(np.pad(tissue, r), iterations=r)[r:-r, r:-r, r:-r]
+    env = _fill_holes_2d3d(env)
+    shell = ndimage.binary_dilation(env, iterations=int(round(max_csf_mm / spacing_mm))) & ~env
+    vals = sm[shell]
+    bone = float(np.percentile(vals, 0.5)) if vals.size else 0.0
+    thr = 0.5 * (bone + ti.csf)
+    grow = shell & (sm > thr) & (sm < ti.csf_gm)
+    lab, n = ndimage.label(grow | env)
+    keep = np.unique(lab[env])
+    icv = _fill_holes_2d3d(np.isin(lab, keep[keep > 0]))
+    # Partial volume at the CSF/bone border: a voxel's CSF fraction is read from its
+    # intensity between the bone and CSF levels (brighter voxels, dura included, count 1).
+    # Counted over the grown layer and one voxel beyond it; the envelope counts 1.
+    f = np.clip((sm - bone) / max(ti.csf - bone, 1e-6), 0.0, 1.0)
+    grown = icv & ~env
+    outer = ndimage.binary_dilation(icv) & ~icv & (sm <= thr)  # dark voxels just outside: part CSF
+    volume_voxels = float(env.sum() + np.where(sm[grown] < ti.csf, f[grown], 1.0).sum() + f[outer].sum())
+    return icv, bone, volume_voxels
+
+
+def _largest(mask: np.ndarray) -> np.ndarray:
+    lab, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
+    return lab == (int(np.argmax(sizes)) + 1)
+
+
+def _fill_holes_2d3d(mask: np.ndarray) -> np.ndarray:
+    m = ndimage.binary_fill_holes(mask)
+    return np.stack([ndimage.binary_fill_holes(m[:, :, k]) for k in range(m.shape[2])], axis=2)
+
+
 @dataclass(frozen=True)
 class Segmentation:
     """Hard GM/WM/CSF classes inside the intracranial mask (bool arrays, same grid)."""
@@ -126,7 +183,7 @@ def gate_hippocampus(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntens
 
 
 def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensities, icv: np.ndarray,
-                    spacing_mm: float, dilate_mm: float = 4.0) -> np.ndarray:
+                    spacing_mm: float, dilate_mm: float = 6.0) -> np.ndarray:
     """Lateral ventricles: CSF-intensity voxels inside the dilated prior, connected to its core.
 
     Enlarged ventricles grow beyond the template prior, so the search region is the prior
@@ -144,4 +201,10 @@ def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensi
     lab, n = ndimage.label(dark)
     keep = np.unique(lab[seeds])
     keep = keep[keep > 0]
-    return np.isin(lab, keep)
+    core = np.isin(lab, keep)
+    # Partial-volume rim: most of the ventricle wall is white matter, where the unbiased
+    # threshold is the CSF/WM midpoint, not the CSF/GM one used above (which shrank the
+    # ventricles by a fraction of a voxel all round, ~10-15 % of their volume). One voxel of
+    # rim below the CSF/WM midpoint is added; grey-matter walls (caudate) stay above it.
+    rim = ndimage.binary_dilation(core) & ~core & region & (sm < 0.5 * (ti.csf + ti.wm))
+    return core | rim

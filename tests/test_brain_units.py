@@ -1,0 +1,175 @@
+"""Fast unit tests of core.brain pieces: norms, grading, staging rule, geometry helpers, atlas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.brain import grading, norms
+from core.brain.report import STAGE_LABELS, UNABLE, Stage
+
+
+# --- norms ----------------------------------------------------------------------------------
+def test_centilebrain_matches_published_check_values():
+    # NORMS.md s.3 check values: M L age 50 eTIV 1.5e6 -> 4222.9; F L age 70 eTIV 1.5e6 -> 3884.1
+    assert norms.centilebrain_predicted_mm3("L", 50, "M", 1.5e6)[0] == pytest.approx(4222.9, abs=0.1)
+    assert norms.centilebrain_predicted_mm3("L", 70, "F", 1.5e6)[0] == pytest.approx(3884.1, abs=0.1)
+
+
+def test_centilebrain_percentile_is_phi_of_z():
+    pred, rmse = norms.centilebrain_predicted_mm3("R", 65, "F", 1.4e6)
+    r = norms.centilebrain_percentile("R", (pred - rmse) / 1000.0, 65, "F", 1400.0)
+    assert r.z == pytest.approx(-1.0, abs=1e-6)
+    assert r.percentile == pytest.approx(15.87, abs=0.01)
+
+
+@pytest.mark.parametrize("roi,age,sex,p50,p97", [
+    ("Left-Hippocampus", 60, "F", 3906, 4701),          # NORMS.md s.2 table rows
+    ("Right-Lateral-Ventricle", 70, "M", 14887, 31953),
+])
+def test_pcn_table_centiles_roundtrip(roi, age, sex, p50, p97):
+    assert norms.pcn_percentile(roi, p50 / 1000.0, age, sex).percentile == pytest.approx(50.0, abs=0.01)
+    assert norms.pcn_percentile(roi, p97 / 1000.0, age, sex).percentile == pytest.approx(97.5, abs=0.01)
+
+
+def test_pcn_interpolates_across_age_and_is_monotone():
+    mid = norms.pcn_percentile("Left-Hippocampus", 3.8, 62.5, "F")
+    lo = norms.pcn_percentile("Left-Hippocampus", 3.8, 60, "F")
+    hi = norms.pcn_percentile("Left-Hippocampus", 3.8, 65, "F")
+    assert lo.percentile < mid.percentile < hi.percentile  # same volume ranks higher when older
+    assert norms.pcn_percentile("Left-Hippocampus", 3.0, 60, "F").percentile < lo.percentile
+
+
+def test_age_outside_table_is_flagged():
+    assert "outside" in norms.pcn_percentile("Left-Hippocampus", 4.0, 95, "M").note
+
+
+def test_bad_sex_rejected():
+    with pytest.raises(ValueError):
+        norms.pcn_percentile("Left-Hippocampus", 4.0, 60, "X")
+
+
+# --- grading -----------------------------------------------------------------------------------
+def test_ventricle_grades_follow_centile_bands():
+    assert grading.ventricle_grade_from_z(0.0) == "none"
+    assert grading.ventricle_grade_from_z(1.5) == "mild"
+    assert grading.ventricle_grade_from_z(2.2) == "moderate"
+    assert grading.ventricle_grade_from_z(3.0) == "severe"
+
+
+def test_thinning_grades():
+    ref = grading.expected_thickness_mm(70)
+    assert grading.thinning_grade(ref, 70) == "none"
+    assert grading.thinning_grade(ref * 0.88, 70) == "mild"
+    assert grading.thinning_grade(ref * 0.80, 70) == "moderate"
+    assert grading.thinning_grade(ref * 0.70, 70) == "severe"
+    assert grading.expected_thickness_mm(80) < grading.expected_thickness_mm(50)
+
+
+def _rule(zh: float, zv: float, th: float = 2.45) -> Stage:
+    return grading.rule_stage(zh, zh, (3.5, 3.6), (0.33, 0.33), zv, 1.5, th, 70.0, 0.6)
+
+
+def test_rule_stage_monotone_in_atrophy():
+    stages = [_rule(z, v, t) for z, v, t in [(0.3, 0.0, 2.45), (-1.9, 1.0, 2.3), (-2.6, 2.2, 2.0), (-3.5, 3.0, 1.7)]]
+    expected = list(STAGE_LABELS)
+    means = [sum(i * s.probabilities[l] for i, l in enumerate(STAGE_LABELS)) for s in stages]
+    assert means == sorted(means)
+    assert stages[0].label == expected[0] and stages[-1].label == expected[-1]
+    for s in stages:
+        assert sum(s.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_rule_stage_deterministic_and_needs_hippocampus():
+    a, b = _rule(-1.7, 1.4), _rule(-1.7, 1.4)
+    assert a.probabilities == b.probabilities
+    none = grading.rule_stage(None, None, (3.5, 3.6), (0.33, 0.33), 0.0, 1.0, 2.5, None, 0.6)
+    assert none.status == "unable_to_determine" and none.label == UNABLE and "age and sex" in none.reasons[0]
+
+
+def test_borderline_rule_is_unable_to_determine():
+    # Right on the P5 hippocampal boundary the answer flips under measurement error.
+    s = grading.rule_stage(-1.95, -1.95, (3.5, 3.5), (0.33, 0.33), 1.28, 1.5, 2.3, 70.0, 0.9)
+    assert s.status == "unable_to_determine"
+
+
+# --- combination with the CNN ------------------------------------------------------------------
+def test_combine_rule_and_cnn():
+    from core.brain.pipeline import _combine
+
+    p_rule = dict(zip(STAGE_LABELS, (0.1, 0.8, 0.1, 0.0)))
+    p_cnn = dict(zip(STAGE_LABELS, (0.1, 0.7, 0.2, 0.0)))
+    rule = Stage("Very Mild Dementia", p_rule, "ok", "rule", confidence=0.8)
+    cnn = Stage("Very Mild Dementia", p_cnn, "ok", "cnn", confidence=0.7)
+    st, agree = _combine(rule, cnn, 0.6)
+    assert agree is True and st.status == "ok" and st.source == "combined"
+    assert st.probabilities["Very Mild Dementia"] == pytest.approx(0.75)
+    unavailable = Stage(UNABLE, {}, "unavailable", "cnn", reasons=("missing",))
+    st2, agree2 = _combine(rule, unavailable, 0.6)
+    assert agree2 is None and st2.source == "rule" and st2.label == "Very Mild Dementia"
+    cnn_other = Stage("Mild Dementia", dict(zip(STAGE_LABELS, (0.0, 0.1, 0.9, 0.0))), "ok", "cnn", confidence=0.9)
+    st3, agree3 = _combine(rule, cnn_other, 0.6)
+    assert agree3 is False and st3.status == "unable_to_determine"  # 0.45 / 0.5 split: below 0.6
+
+
+def test_cnn_unavailable_and_rejecting(monkeypatch):
+    import core.tasks as tasks
+    from core.brain.pipeline import _run_cnn
+    from core.types import Modality, RejectedInput, Scan
+
+    scan = Scan(np.zeros((1, 4, 4, 4), np.float32), np.eye(4), Modality.MR, {}, "x")
+
+    def missing(name):
+        raise KeyError("no alzheimers task")
+
+    monkeypatch.setattr(tasks, "get_task", missing)
+    st, res = _run_cnn(scan)
+    assert st.status == "unavailable" and res is None
+
+    def rejecting(name):
+        def task(s):
+            raise RejectedInput("not a brain")
+        return task
+
+    monkeypatch.setattr(tasks, "get_task", rejecting)
+    st, _ = _run_cnn(scan)
+    assert st.status == "unavailable" and "not a brain" in st.reasons[0]
+
+
+# --- geometry ------------------------------------------------------------------------------------
+def test_ants_conversion_roundtrip():
+    from core.brain.register import ants_affine, to_ants
+
+    aff = np.array([[-0.9, 0, 0, 80.0], [0, 0, 1.2, -100.0], [0, 1.1, 0, -60.0], [0, 0, 0, 1]])
+    img = to_ants(np.zeros((5, 6, 7), np.float32), aff)
+    np.testing.assert_allclose(ants_affine(img), aff, atol=1e-5)
+    # physical point of voxel (1,2,3) in LPS equals the RAS point with x, y negated
+    ras = aff @ np.array([1, 2, 3, 1.0])
+    lps = np.asarray(img.origin) + np.asarray(img.direction) @ (np.asarray(img.spacing) * np.array([1, 2, 3]))
+    np.testing.assert_allclose(lps, ras[:3] * np.array([-1, -1, 1]), atol=1e-5)
+
+
+def test_downsample_keeps_world_position():
+    from core.brain.preprocess import downsample
+
+    aff = np.diag([1.0, 1.0, 1.0, 1.0])
+    vol = np.zeros((8, 8, 8), np.float32)
+    vol[2:4, 2:4, 2:4] = 1
+    low, laff = downsample(vol, aff, 2)
+    assert low[1, 1, 1] == 1.0
+    np.testing.assert_allclose(laff @ [1, 1, 1, 1], [2.5, 2.5, 2.5, 1])  # block centre
+
+
+def test_atlas_rois_are_freesurfer_sized():
+    from core.brain.atlas import template_rois
+
+    r = template_rois()
+    voxel_ml = abs(np.linalg.det(r.affine[:3, :3])) / 1000
+    # BRAIN-NOTES: template-space FreeSurfer hippocampus ~6.4 mL per side
+    assert r.hippocampus_left.sum() * voxel_ml == pytest.approx(6.44, abs=0.2)
+    assert r.hippocampus_right.sum() * voxel_ml == pytest.approx(6.40, abs=0.2)
+    lv_ml = r.lateral_ventricles.sum() * voxel_ml
+    assert 5 < lv_ml < 40
+    # left hippocampus on the left (x < 0 in RAS)
+    x = (np.argwhere(r.hippocampus_left) @ r.affine[:3, :3].T + r.affine[:3, 3])[:, 0]
+    assert x.max() < 0
