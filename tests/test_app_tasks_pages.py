@@ -105,3 +105,18 @@ def test_page_without_models_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyP
         monkeypatch.delenv("RADLENS_WEIGHTS_DIR")
         get_settings.cache_clear()
         clear_task_cache()
+
+
+def test_phantom_sample_case_on_the_spine_page(app_env: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "5_Spine_X-ray.py"), default_timeout=180)
+    at.run()
+    at.radio(key="spine_xray_source").set_value("Sample case").run()
+    options = at.selectbox(key="spine_xray_sample").options
+    assert options and all("spine" in o.lower() for o in options)
+    at.selectbox(key="spine_xray_sample").select_index(len(options) - 1).run()
+    assert not at.exception
+    text = _texts(at)
+    assert "abnormal" in text and "Processing time" in text
+    assert len(at.get("image")) >= 1
