@@ -117,7 +117,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, model_id: str, epoc
     g.add_argument("--n-val", type=int, default=n_val, help="phantom validation images (early stopping, OOD)")
     g.add_argument("--n-test", type=int, default=n_test, help="held-out phantom test images (reported metrics)")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    g.add_argument("--threads", type=int, default=2, help="torch CPU threads (the demo machine has 2 cores)")
+    g.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads; 1 is fastest on a shared, oversubscribed CPU (2 threads spin-waited "
+                        "for each other and used ~10x the CPU time per step on the 2-core demo machine)")
 
 
 def format_command(task: str, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> str:
@@ -147,9 +149,9 @@ def format_command(task: str, args: argparse.Namespace, parser: argparse.Argumen
 
 
 # --- data ----------------------------------------------------------------------------------
-def cached_arrays(name: str, key: Mapping[str, Any], make: Callable[[], tuple[np.ndarray, np.ndarray]],
-                  source_files: Sequence[Path] = (), cache_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Phantom arrays from ``make()``, cached in ``runs/cache/`` (git-ignored).
+def cached_arrays(name: str, key: Mapping[str, Any], make: Callable[[], tuple[np.ndarray, ...]],
+                  source_files: Sequence[Path] = (), cache_dir: Path | None = None) -> tuple[np.ndarray, ...]:
+    """Phantom arrays from ``make()`` (a tuple of arrays), cached in ``runs/cache/`` (git-ignored).
 
     Phantom generators are deterministic, so a dataset is fully named by its parameters
     ``key`` plus the source code of the generator (``source_files``): editing a generator
@@ -163,13 +165,15 @@ def cached_arrays(name: str, key: Mapping[str, Any], make: Callable[[], tuple[np
     path = (cache_dir or RUNS_DIR / "cache") / f"{name}-{h.hexdigest()[:16]}.npz"
     if path.exists():
         with np.load(path) as z:
-            return z["x"], z["y"]
-    x, y = make()
+            if "x" in z.files:  # first cache format: images and targets only
+                return z["x"], z["y"]
+            return tuple(z[f"a{i}"] for i in range(len(z.files)))
+    arrays = tuple(make())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, x=x, y=y)
+    np.savez(tmp, **{f"a{i}": a for i, a in enumerate(arrays)})
     tmp.replace(path)
-    return x, y
+    return arrays
 
 
 class ArrayDataset(Dataset):

@@ -29,13 +29,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from core.training.common import (
     DEMO_NOTICE, LICENCE, RUNS_DIR, WEIGHTS_DIR, describe_split, format_command, round_floats, seed_everything,
-    split_seeds, write_metrics_file,
+    write_metrics_file,
 )
 
 TASK = "spine-detector"
@@ -63,11 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--imgsz", type=int, default=256, help="YOLO input side (letterboxed square)")
     g.add_argument("--patience", type=int, default=10, help="ultralytics early stopping (epochs)")
     g.add_argument("--lr", type=float, default=0.002, help="AdamW initial learning rate (lr0)")
-    g.add_argument("--n-train", type=int, default=600)
-    g.add_argument("--n-val", type=int, default=100)
-    g.add_argument("--n-test", type=int, default=200)
+    g.add_argument("--n-train", type=int, default=1200, help="phantoms (shared cache with the spine classifiers)")
+    g.add_argument("--n-val", type=int, default=200)
+    g.add_argument("--n-test", type=int, default=400)
+    g.add_argument("--rows", type=int, default=256, help="phantom rows")
+    g.add_argument("--cols", type=int, default=128, help="phantom columns")
+    g.add_argument("--abnormal-fraction", type=float, default=0.5, help="phantoms: share with lesions")
     g.add_argument("--device", default="auto", help="auto | cpu | 0 (CUDA index)")
-    g.add_argument("--threads", type=int, default=2)
+    g.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: see the classifier trainers' help)")
     g.add_argument("--val-fraction", type=float, default=0.1, help="real data: share of train.csv held out")
     g.add_argument("--convert-max-side", type=int, default=1024, help="real data: longest side of converted PNGs")
     g.add_argument("--keep-dataset", type=Path, default=None, help="write the YOLO dataset here and keep it")
@@ -116,22 +119,24 @@ def boxes_to_lines(boxes: Sequence[tuple[str, float, float, float, float]], clas
     return yolo_label_lines([LesionBox(c, x0, y0, x1, y1) for c, x0, y0, x1, y1 in boxes], classes, width_px, height_px)
 
 
-def _phantom_examples(seeds: Iterable[int]) -> Iterable[Example]:
-    from core.models.inputs import image_to_rgb_uint8
-    from core.synth.spine import make_spine_xray
+def phantom_examples(split: str, n: int, seed: int, rows: int, cols: int, abnormal_fraction: float
+                     ) -> list[Example]:
+    """YOLO examples from the cached spine phantoms the classifiers use (same seeds, same images).
 
-    for seed in seeds:
-        image, boxes = _spine_phantom(make_spine_xray, int(seed))
-        rows, cols = image.shape
-        yield image_to_rgb_uint8(image), boxes_to_lines(boxes, DETECTION_CLASSES, cols, rows)
+    The cached grey levels are :func:`core.models.inputs.image_to_input` x 255, i.e. the grey of
+    :func:`core.models.inputs.image_to_rgb_uint8`, which the detector sees at inference.
+    """
+    from core.synth.spine import SPINE_LESIONS
+    from core.training.spine_xray import spine_phantoms
 
-
-def _spine_phantom(make: Callable[..., Any], seed: int) -> tuple[np.ndarray, list[tuple[str, float, float, float, float]]]:
-    """Adapter to core.synth.spine: ``(image (rows, cols), [(class, x0, y0, x1, y1), ...])``."""
-    image, info = make(seed)
-    boxes = [(b["label"], b["x0"], b["y0"], b["x1"], b["y1"]) if isinstance(b, dict)
-             else (b.label, b.x0, b.y0, b.x1, b.y1) for b in info["boxes"]]
-    return np.asarray(image, np.float32), boxes
+    images, _, boxes = spine_phantoms(split, n, seed, rows, cols, abnormal_fraction)
+    examples: list[Example] = []
+    for i in range(len(images)):
+        mine = boxes[boxes[:, 0] == i]
+        pixel_boxes = [(SPINE_LESIONS[int(c)], x0, y0, x1, y1) for _, c, x0, y0, x1, y1 in mine.tolist()]
+        rgb = np.repeat(images[i, 0][..., None], 3, axis=2)
+        examples.append((rgb, boxes_to_lines(pixel_boxes, DETECTION_CLASSES, cols, rows)))
+    return examples
 
 
 def _vindr_examples(records: Sequence[tuple[Path, list]], max_side: int) -> Iterable[Example]:
@@ -208,9 +213,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ds_dir = Path(tmp.name)
     try:
         if args.data is None:
-            splits = {s: _phantom_examples(split_seeds(s, n, args.seed))
+            splits = {s: phantom_examples(s, n, args.seed, args.rows, args.cols, args.abnormal_fraction)
                       for s, n in (("train", args.n_train), ("val", args.n_val), ("test", args.n_test))}
-            sp = describe_split(args.n_train, args.n_val, args.n_test, args.seed)
+            sp = describe_split(args.n_train, args.n_val, args.n_test, args.seed, per_phantom=False)
             training_data = (f"Synthetic lateral lumbar spine radiograph phantoms (core.synth.spine) with lesion boxes "
                              f"for the 7 VinDr-SpineXR detection classes. Train: {sp['train']}; validation: "
                              f"{sp['val']}; test: {sp['test']}. No real patient data.")
