@@ -19,7 +19,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Image as RLImage
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from xml.sax.saxutils import escape
 
 from core.types import QCReport, Result, Scan
@@ -55,6 +55,13 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _pct(value: Any) -> str:
+    """A probability as a percentage; missing or NaN as a dash."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return f"{float(value):.1%}"
+
+
 def scan_summary(scan: Scan) -> dict[str, str]:
     """De-identified facts about a scan for the report header."""
     spacing = ", ".join(f"{s:.2f}" for s in scan.spacing_mm)
@@ -73,7 +80,9 @@ def scan_summary(scan: Scan) -> dict[str, str]:
 
 def qc_section(qc: QCReport) -> ReportSection:
     """The gates' verdict with every check."""
-    verdict = "Accepted" if qc.accepted else "Refused: " + " ".join(qc.reasons)
+    n_warn = len(qc.warnings)
+    verdict = (("Accepted" + (f" with {n_warn} warning(s): reliability may be lower." if n_warn else "."))
+               if qc.accepted else "Refused: " + " ".join(qc.reasons))
     rows = [("Check", "Result", "Severity", "Message")]
     for check in qc.checks:
         rows.append((check.code, "pass" if check.passed else "FAIL",
@@ -89,12 +98,28 @@ def result_sections(result: Result, images: Sequence[ReportImage] = ()) -> list[
             f" (confidence {result.confidence:.0%})" if result.confidence is not None else ""))
     else:
         paragraphs.append("No prediction: " + " ".join(result.reasons))
-    findings = [("Label", "Probability")] + [(lbl, f"{p:.1%}") for lbl, p in zip(result.labels, result.probabilities)]
+        candidates = result.extras.get("top_candidates") or ()
+        if candidates and result.qc.accepted:
+            paragraphs.append("Candidates (not a prediction): " + ", ".join(
+                f"{c[0]} {_pct(c[1])}" for c in candidates if len(c) >= 2))
+    extras = result.extras
+    if "ensemble_score" in extras and "decision_threshold" in extras:  # spine: score vs its decision threshold
+        paragraphs.append(f"Ensemble score {float(extras['ensemble_score']):.3f} vs decision threshold "
+                          f"{float(extras['decision_threshold']):.3f} ({extras.get('decision_threshold_source', '')})."
+                          + (" The threshold is UNVERIFIED (FACTS.md section 6): provisional." if
+                             extras.get("threshold_unverified") else ""))
+    rich = extras.get("findings")
+    if rich:  # chest: level and recommendation per finding
+        findings = [("Finding", "Probability", "Level", "Recommendation")] + [
+            (str(r.get("finding")), _pct(r.get("probability")), str(r.get("level", "")), str(r.get("recommendation", "")))
+            for r in rich]
+    else:
+        findings = [("Label", "Probability")] + [(lbl, _pct(p)) for lbl, p in zip(result.labels, result.probabilities)]
     sections = [ReportSection(f"Findings - {result.task}", tuple(paragraphs),
                               tuple(findings) if len(findings) > 1 else None, tuple(images))]
     if result.per_model:
         header = ("Model",) + tuple(result.labels)
-        rows = [header] + [(mid,) + tuple(f"{p:.1%}" for p in probs) for mid, probs in result.per_model.items()]
+        rows = [header] + [(mid,) + tuple(_pct(p) for p in probs) for mid, probs in result.per_model.items()]
         sections.append(ReportSection("Per-model scores", (), tuple(rows)))
     if result.boxes:
         rows = [("Lesion", "Score", "x0", "y0", "x1", "y1")] + [
@@ -167,9 +192,8 @@ def build_pdf(title: str, *, summary: Mapping[str, str], qc: QCReport | None,
         story += [Paragraph(escape(p), styles["BodyText"]) for p in section.paragraphs]
         if section.table:
             story.append(_table(section.table, small, frame_width_mm))
-        for image in section.images:
-            story += _png_flowable(image, frame_width_mm)
-            story.append(Paragraph(escape(image.caption), small))
+        for image in section.images:  # an image and its caption never split across pages
+            story.append(KeepTogether(_png_flowable(image, frame_width_mm) + [Paragraph(escape(image.caption), small)]))
 
     def _footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
@@ -250,7 +274,7 @@ def result_images(scan: Scan, result: Result) -> list[ReportImage]:
     if result.boxes:
         shown = draw_boxes(shown, result.boxes)
         parts.append(f"and {len(result.boxes)} detected region(s)")
-    return [ReportImage(fit_within(shown, 1024), " ".join(parts) + ".", width_mm=110.0)]
+    return [ReportImage(fit_within(shown, 1024), " ".join(parts) + ".", width_mm=95.0)]
 
 
 # --------------------------------------------------------------------------------------------

@@ -104,3 +104,24 @@ def test_as_report_images_accepts_pairs_and_arrays():
     out = as_report_images([(arr, "a caption"), arr])
     assert [i.caption for i in out] == ["a caption", "Image 2"]
     assert as_report_images(None) == []
+
+
+def test_result_sections_show_chest_levels_spine_threshold_and_candidates():
+    from dataclasses import replace
+
+    from core.report import qc_section, result_sections
+
+    base = task_result()
+    chest = replace(base, extras={**base.extras, "findings": [
+        {"finding": "Cardiomegaly", "probability": 0.82, "level": "high", "recommendation": "Review the heart size."}]})
+    table = result_sections(chest)[0].table
+    assert table[0] == ("Finding", "Probability", "Level", "Recommendation")
+    assert table[1] == ("Cardiomegaly", "82.0%", "high", "Review the heart size.")
+    unsure = replace(base, status="rejected", prediction=None, reasons=("Unable to determine: below 60%.",),
+                     extras={"top_candidates": [["Cardiomegaly", 0.41], ["Effusion", 0.39]],
+                             "ensemble_score": 0.47, "decision_threshold": 0.449, "decision_threshold_source": "metadata",
+                             "threshold_unverified": True})
+    paragraphs = " ".join(result_sections(unsure)[0].paragraphs)
+    assert "Candidates (not a prediction): Cardiomegaly 41.0%, Effusion 39.0%" in paragraphs
+    assert "0.470 vs decision threshold 0.449" in paragraphs and "UNVERIFIED" in paragraphs
+    assert qc_section(base.qc).paragraphs[0].startswith("Accepted with 1 warning(s)")
