@@ -114,7 +114,7 @@ def annualised_changes(timeline: pd.DataFrame) -> pd.DataFrame:
 
 
 def record_rows(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
-    """Table rows of a subject's records: date, task, outcome, QC verdict and models (no pixels, no names)."""
+    """Table rows of a subject's records, oldest study first: date, task, outcome, QC verdict and models."""
     rows = []
     for rec in records:
         failed = [q for q in rec.qc if not q.get("passed") and q.get("severity") == "error"]
@@ -127,7 +127,7 @@ def record_rows(records: Sequence[StudyRecord]) -> list[dict[str, Any]]:
                      "input": rec.source.split(" sha256:")[0], "modality": rec.modality, "QC": qc,
                      "QC reasons": " ".join(q.get("message", "") for q in failed),
                      "models": ", ".join(f"{k} {v}" for k, v in rec.model_versions.items())})
-    return rows
+    return sorted(rows, key=lambda r: (r["date"], r["id"]))  # study time, not the order of saving
 
 
 # core.io.deid's pseudonyms ("sub-" + 12 hex digits) may hold digit runs by chance: always accepted.

@@ -40,17 +40,23 @@ def volumes_figure(timeline: pd.DataFrame):
 
 
 def icv_figure(timeline: pd.DataFrame):
-    """Volumes as percent of the intracranial volume over time (corrects for head size)."""
+    """Hippocampal and lateral-ventricle volumes as percent of the intracranial volume over time (corrects for
+    head size), in two panels because their scales differ tenfold."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     brain = brain_timeline(timeline)
-    present = {c: n for c, n in ICV_FRACTIONS.items() if c in brain and c != "volumes_icv_fraction.brain"}
-    if brain.empty or not present:
+    panels = ({c: n for c, n in ICV_FRACTIONS.items() if c in brain and "hippocampus" in c},
+              {c: n for c, n in ICV_FRACTIONS.items() if c in brain and "ventricles" in c})
+    if brain.empty or not (panels[0] or panels[1]):
         return None
-    fig = go.Figure()
-    for column, name in present.items():
-        fig.add_trace(go.Scatter(x=brain["date"], y=100.0 * brain[column], mode="lines+markers", name=name))
-    fig.update_layout(height=320, yaxis_title="% of intracranial volume", margin={"t": 20, "b": 10, "l": 10, "r": 10})
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Hippocampus (% of ICV)", "Lateral ventricles (% of ICV)"))
+    for col, present in enumerate(panels, start=1):
+        for column, name in present.items():
+            fig.add_trace(go.Scatter(x=brain["date"], y=100.0 * brain[column], mode="lines+markers", name=name),
+                          row=1, col=col)
+    fig.update_yaxes(title_text="% of intracranial volume", row=1, col=1)
+    fig.update_layout(height=320, margin={"t": 40, "b": 10, "l": 10, "r": 10})
     return fig
 
 
@@ -66,10 +72,10 @@ def confidence_figure(timeline: pd.DataFrame):
     for task, rows in data.sort_values(["date", "id"]).groupby("task", sort=True):
         labels = rows["prediction"].fillna("Unable to determine")
         fig.add_trace(go.Scatter(x=rows["date"], y=rows["confidence"], mode="lines+markers+text", name=str(task),
-                                 text=labels, textposition="top center", hovertemplate="%{x|%Y-%m-%d}: %{text} "
+                                 text=labels, textposition="top center", cliponaxis=False, hovertemplate="%{x|%Y-%m-%d}: %{text} "
                                  "(%{y:.0%})<extra>" + str(task) + "</extra>"))
     fig.update_layout(height=320, yaxis={"range": [0, 1.1], "title": "confidence", "tickformat": ".0%"},
-                      margin={"t": 20, "b": 10, "l": 10, "r": 10})
+                      xaxis={"automargin": True}, margin={"t": 30, "b": 10, "l": 70, "r": 70})
     return fig
 
 
