@@ -1,8 +1,8 @@
 """Batch processing: run one task over many files and get one table row per scan.
 
-Inputs are ``(name, bytes)`` pairs or paths (files or folders). A zip is expanded into its members;
-DICOM files that sit in the same folder (of a zip or of a directory) stay together as one series,
-and an archive holding several series gives one row per series. Bad inputs become rows with the
+Inputs are ``(name, bytes)`` pairs or paths (files or folders). A zip is expanded into its members.
+DICOM slices of one series (same SeriesInstanceUID) in one folder stay together as one scan;
+radiographs (CR, DX, ...), multi-frame files and files without a slice position are one scan each. Bad inputs become rows with the
 user-facing reason (status ``"rejected"``); nothing a user supplies stops the batch.
 
 Command line::
@@ -62,44 +62,70 @@ def _series_payload(files: Sequence[tuple[str, bytes]]) -> Any:
     return [Source(name=PurePosixPath(n).name, size_bytes=len(d), _data=d) for n, d in files]
 
 
+# Projection radiographs are single images even when several share a series (PA + lateral views).
+PROJECTION_MODALITIES = frozenset({"CR", "DX", "MG", "RF", "XA", "IO", "PX"})
+
+
+def _dicom_series_key(folder: str, name: str, data: bytes) -> tuple[str, ...]:
+    """Which scan a DICOM file belongs to: its folder and SeriesInstanceUID for cross-sectional slices;
+    a key of its own for radiographs, multi-frame files, files without a slice position, or unreadable headers
+    (the loader then reports what is wrong with that file)."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError, AttributeError):
+        return (folder, "file", name)
+    modality = str(ds.get("Modality", "") or "").upper()
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    uid = str(ds.get("SeriesInstanceUID", "") or "")
+    if modality in PROJECTION_MODALITIES or frames > 1 or "ImagePositionPatient" not in ds or not uid:
+        return (folder, "file", name)
+    return (folder, "series", uid)
+
+
 def _group(files: Sequence[tuple[str, bytes]], prefix: str = "") -> list[BatchItem]:
-    """Files (names may hold folders) -> items: DICOM files grouped by folder, zips expanded, others one each."""
-    items: list[BatchItem] = []
-    dicom_by_folder: dict[str, list[tuple[str, bytes]]] = {}
-    for name, data in files:
+    """Files (names may hold folders) -> items: slices of one DICOM series in one folder together, zips
+    expanded, everything else one item per file."""
+    ordered: list[tuple[int, BatchItem]] = []  # (position of the first file, item): rows keep the input order
+    series: dict[tuple[str, ...], list[tuple[str, bytes]]] = {}
+    first_at: dict[tuple[str, ...], int] = {}
+    for position, (name, data) in enumerate(files):
         shown = prefix + name
         if _is_dicom(data):
-            dicom_by_folder.setdefault(str(PurePosixPath(shown).parent), []).append((shown, data))
+            key = _dicom_series_key(str(PurePosixPath(shown).parent), shown, data)
+            series.setdefault(key, []).append((shown, data))
+            first_at.setdefault(key, position)
         elif _is_zip(data):
-            items.extend(_expand_zip(shown, data))
+            ordered.extend((position, item) for item in _expand_zip(shown, data))
         else:
-            items.append(BatchItem(shown, data, PurePosixPath(name).name))
-    for folder, members in dicom_by_folder.items():
+            ordered.append((position, BatchItem(shown, data, PurePosixPath(name).name)))
+    per_folder: dict[str, int] = {}
+    for key, members in series.items():
         if len(members) == 1:
             name, data = members[0]
-            items.append(BatchItem(name, data, PurePosixPath(name).name))
-        else:
-            label = f"{folder}/ ({len(members)} DICOM files)" if folder != "." else f"{len(members)} DICOM files"
-            items.append(BatchItem(label, _series_payload(sorted(members)), None))
-    return items
+            ordered.append((first_at[key], BatchItem(name, data, PurePosixPath(name).name)))
+            continue
+        folder = key[0]
+        per_folder[folder] = per_folder.get(folder, 0) + 1
+        where = f"{folder}/" if folder != "." else ""
+        label = f"{where} (series {per_folder[folder]}, {len(members)} DICOM files)".strip()
+        ordered.append((first_at[key], BatchItem(label, _series_payload(sorted(members)), None)))
+    return [item for _, item in sorted(ordered, key=lambda pi: pi[0])]
 
 
 def _expand_zip(name: str, data: bytes) -> list[BatchItem]:
-    """Members of a zip as items; a zip holding only DICOM files stays one item (one or more series).
-
-    A damaged archive becomes a single item that :func:`core.validation.load_and_check` refuses
-    with its own message.
-    """
+    """Members of a zip as items (grouped as :func:`_group` does). A damaged or encrypted archive stays a
+    single item that :func:`core.validation.load_and_check` refuses with its own message."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
                      and not PurePosixPath(i.filename).name.startswith(".")]
-            if any(i.flag_bits & 0x1 for i in infos):
+            if not infos or any(i.flag_bits & 0x1 for i in infos):
                 return [BatchItem(name, data, PurePosixPath(name).name)]
             members = [(i.filename, archive.read(i)) for i in infos]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        return [BatchItem(name, data, PurePosixPath(name).name)]
-    if not members or all(_is_dicom(d) for _, d in members):
         return [BatchItem(name, data, PurePosixPath(name).name)]
     return _group(members, prefix=name + "/")
 
