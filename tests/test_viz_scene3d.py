@@ -105,3 +105,21 @@ def test_browser_export_makes_no_network_calls(monkeypatch):
     plotter.close()
     assert "<html" in html.lower() and len(html) > 100_000
     assert attempts == []
+
+
+def test_plotter_then_torchvision_does_not_crash_the_process():
+    """A VTK render window followed by `import torchvision` used to segfault (Mesa LLVM vs triton)."""
+    import subprocess
+    import sys
+
+    from tests.apptest_utils import ROOT
+
+    code = (
+        "from core.viz import scene3d\n"
+        "import pyvista as pv\n"
+        "p = scene3d.new_plotter(); p.add_mesh(pv.Sphere()); p.screenshot(return_img=True)\n"
+        "import torchvision.models\n"
+        "print('survived')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "survived" in proc.stdout, proc.stderr[-2000:]

@@ -20,6 +20,23 @@ import numpy as np
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # no X server needed
 
+
+def _load_triton_before_opengl() -> None:
+    """Import triton (torch's compiler backend) before VTK opens an OpenGL/EGL context.
+
+    Once a VTK render window exists, Mesa's LLVM is loaded into the process, and a later
+    ``import triton`` (which ``import torchvision`` triggers through torch._dynamo) crashes the
+    whole process with a segmentation fault. Loading triton first avoids the clash; measured
+    on this stack (vtk 9.7, torch 2.13): plotter then torchvision -> SIGSEGV, triton first -> fine.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+
+
+_load_triton_before_opengl()
+
 import pyvista as pv  # noqa: E402  (after the render-window choice above)
 
 MAX_SIDE_3D = 96  # voxels per side of volumes sent to the browser
