@@ -20,7 +20,7 @@ def _args(tmp_path, **over):
     parser = argparse.ArgumentParser()
     brain_tumor.add_arguments(parser)
     argv = ["--n-train", "12", "--n-val", "8", "--n-test", "8", "--epochs", "1", "--image-size", "48",
-            "--n-subjects", "2", "--batch-size", "4", "--weights-dir", str(tmp_path / "w"),
+            "--n-subjects", "2", "--batch-size", "4", "--phantom-size", "64", "--weights-dir", str(tmp_path / "w"),
             "--run-dir", str(tmp_path / "runs")]
     for k, v in over.items():
         argv += [f"--{k.replace('_', '-')}", str(v)]

@@ -23,7 +23,7 @@ def test_chest_member_tiny_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr("core.training.common.RUNS_DIR", tmp_path / "runs")
     args = _parse(chest_xray, ["--members", "mobilenetv2", "--n-train", "12", "--n-val", "8", "--n-test", "8",
-                               "--epochs", "1", "--image-size", "64", "--batch-size", "4",
+                               "--epochs", "1", "--image-size", "48", "--phantom-size", "64", "--batch-size", "4",
                                "--weights-dir", str(tmp_path / "w"), "--run-dir", str(tmp_path / "runs")])
     res = chest_xray.run(args)
     meta = load_metadata(tmp_path / "w" / "chest-xray-mobilenetv2")
@@ -31,7 +31,7 @@ def test_chest_member_tiny_run(tmp_path, monkeypatch):
     assert list(meta.labels) == chest_xray._default_labels()
     assert "--members mobilenetv2" in meta.command
     assert res["members"]["chest-xray-mobilenetv2"]["n"] == 8
-    assert load_model(meta).logits(np.zeros((1, 1, 64, 64), np.float32)).shape == (1, len(meta.labels))
+    assert load_model(meta).logits(np.zeros((1, 1, 48, 48), np.float32)).shape == (1, len(meta.labels))
 
 
 def test_spine_phantom_cache_and_yolo_examples(tmp_path, monkeypatch):

@@ -46,8 +46,8 @@ CDR_TO_LABEL = {0.0: LABELS[0], 0.5: LABELS[1], 1.0: LABELS[2], 2.0: LABELS[3]}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m core.train alzheimers``."""
-    add_common_arguments(parser, model_id=MODEL_ID, epochs=10, batch_size=16, lr=2e-3, n_train=320, n_val=64,
-                         n_test=120, patience=4, max_minutes=20.0)
+    add_common_arguments(parser, model_id=MODEL_ID, epochs=24, batch_size=16, lr=2e-3, n_train=320, n_val=64,
+                         n_test=120, patience=6, max_minutes=20.0)
     g = parser.add_argument_group("alzheimers")
     g.add_argument("--split-column", default=None, help="real mode: CSV column with train/val/test per row")
     g.add_argument("--cache", type=Path, default=None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from core.models.metadata import InputSpec
 from core.training.classifier import (
-    NORMALIZATION_TEXT, FileDataset, MemberSpec, images_to_uint8, split_indices, train_member,
+    NORMALIZATION_TEXT, FileDataset, MemberSpec, images_to_uint8, resize_uint8, split_indices, train_member,
 )
 from core.training.common import (
     ArrayDataset, add_common_arguments, cached_arrays, describe_split, format_command, seed_everything, split_seeds,
@@ -41,9 +42,10 @@ MEMBER = MemberSpec(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m core.train brain-tumor``."""
-    add_common_arguments(parser, model_id=MEMBER.model_id, epochs=8, batch_size=32, lr=2e-3,
+    add_common_arguments(parser, model_id=MEMBER.model_id, epochs=8, batch_size=16, lr=2e-3,
                          n_train=2400, n_val=400, n_test=600)
-    parser.add_argument("--image-size", type=int, default=128, help="square input side in pixels")
+    parser.add_argument("--image-size", type=int, default=96, help="square model input side in pixels")
+    parser.add_argument("--phantom-size", type=int, default=128, help="side of the generated phantom slices")
     parser.add_argument("--n-subjects", type=int, default=24, help="phantom heads per split (anatomy pool)")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="real data: Training share held out")
 
@@ -56,13 +58,16 @@ def _phantom_split(split: str, n: int, args: argparse.Namespace, spec: InputSpec
         raise RuntimeError(f"phantom label order {synth.BRAIN_TUMOR_LABELS} differs from the model's {LABELS}")
     seed = split_seeds(split, n, args.seed).start
 
-    def make() -> tuple[np.ndarray, np.ndarray]:
-        images, ys = synth.brain_slice_dataset(n, seed, args.image_size, n_subjects=args.n_subjects)
-        return images_to_uint8(images, spec), ys
+    size = args.phantom_size
+    gen_spec = replace(spec, spatial_shape=(size, size))
 
-    key = {"n": n, "seed": seed, "size": args.image_size, "n_subjects": args.n_subjects, "spec": spec.to_dict()}
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        images, ys = synth.brain_slice_dataset(n, seed, size, n_subjects=args.n_subjects)
+        return images_to_uint8(images, gen_spec), ys
+
+    key = {"n": n, "seed": seed, "size": size, "n_subjects": args.n_subjects, "spec": gen_spec.to_dict()}
     x, y = cached_arrays(f"brain-{split}", key, make, [Path(synth.__file__), Path(head.__file__), Path(head.__file__).with_name("_fields.py")])
-    return ArrayDataset(x, y)
+    return ArrayDataset(resize_uint8(x, spec), y)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         test_ds = _phantom_split("test", args.n_test, args, spec)
         split = describe_split(args.n_train, args.n_val, args.n_test, args.seed, per_phantom=False)
         training_data = (
-            f"Synthetic T1 post-contrast brain MRI slice phantoms (core.synth.brain_slice, {args.image_size} px, "
+            f"Synthetic T1 post-contrast brain MRI slice phantoms (core.synth.brain_slice, generated at "
+            f"{args.phantom_size} px, resized to {args.image_size} px by the inference preprocessing, "
             f"balanced glioma/meningioma/notumor/pituitary; axial/coronal/sagittal). Train: {split['train']}; "
             f"validation: {split['val']}; test: {split['test']}; each split from its own pool of "
             f"{args.n_subjects} random heads. No real patient data.")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from core.models.metadata import InputSpec, load_metadata, write_metadata
 from core.training.classifier import (
-    NORMALIZATION_TEXT, FileDataset, MemberSpec, images_to_uint8, split_indices, train_member,
+    NORMALIZATION_TEXT, FileDataset, MemberSpec, images_to_uint8, resize_uint8, split_indices, train_member,
 )
 from core.training.common import (
     ArrayDataset, add_common_arguments, cached_arrays, describe_split, format_command, probabilities, round_floats,
@@ -58,11 +59,12 @@ def _default_labels() -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m core.train chest-xray``."""
-    add_common_arguments(parser, model_id="(per member)", epochs=8, batch_size=32, lr=2e-3,
-                         n_train=2000, n_val=400, n_test=600)
+    add_common_arguments(parser, model_id="(per member)", epochs=6, batch_size=16, lr=2e-3,
+                         n_train=1600, n_val=300, n_test=500)
     parser.add_argument("--members", nargs="+", choices=sorted(MEMBERS), default=sorted(MEMBERS),
                         help="ensemble members to train (each gets its own weights folder)")
-    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--image-size", type=int, default=96, help="square model input side in pixels")
+    parser.add_argument("--phantom-size", type=int, default=128, help="side of the generated phantom radiographs")
     parser.add_argument("--labels", nargs="+", default=None, help="finding labels (default: phantom findings)")
     parser.add_argument("--normal-fraction", type=float, default=0.25, help="phantoms: share with no finding")
     parser.add_argument("--csv-format", choices=("chexpert", "nih"), default="chexpert", help="real data layout")
@@ -77,15 +79,17 @@ def _phantom_split(split: str, n: int, args: argparse.Namespace, labels: list[st
 
     seed = split_seeds(split, n, args.seed).start
 
-    def make() -> tuple[np.ndarray, np.ndarray]:
-        images, targets = synth.chest_dataset(n, seed, tuple(labels), size=args.image_size,
-                                              normal_fraction=args.normal_fraction)
-        return images_to_uint8(images, spec), targets
+    size = args.phantom_size
+    gen_spec = replace(spec, spatial_shape=(size, size))
 
-    key = {"n": n, "seed": seed, "size": args.image_size, "labels": labels, "normal": args.normal_fraction,
-           "spec": spec.to_dict()}
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        images, targets = synth.chest_dataset(n, seed, tuple(labels), size=size, normal_fraction=args.normal_fraction)
+        return images_to_uint8(images, gen_spec), targets
+
+    key = {"n": n, "seed": seed, "size": size, "labels": labels, "normal": args.normal_fraction,
+           "spec": gen_spec.to_dict()}
     x, y = cached_arrays(f"chest-{split}", key, make, [Path(synth.__file__), Path(synth.__file__).with_name("_fields.py")])
-    return ArrayDataset(x, y)
+    return ArrayDataset(resize_uint8(x, spec), y)
 
 
 def _real_splits(args: argparse.Namespace, labels: list[str], spec: InputSpec):
@@ -129,7 +133,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sp = describe_split(args.n_train, args.n_val, args.n_test, args.seed, per_phantom=False)
         prevalence = {lab: round(float(v), 3) for lab, v in zip(labels, train_ds.targets.float().mean(0).tolist())}
         training_data = (
-            f"Synthetic PA chest radiograph phantoms (core.synth.chest, {args.image_size} px), multi-label findings "
+            f"Synthetic PA chest radiograph phantoms (core.synth.chest, generated at {args.phantom_size} px, resized "
+            f"to {args.image_size} px by the inference preprocessing), multi-label findings "
             f"{labels} drawn with phantom prevalences and co-occurrences ({args.normal_fraction:.0%} with no finding; "
             f"training prevalence {prevalence}). Train: {sp['train']}; validation: {sp['val']}; test: {sp['test']}. "
             "No real patient data.")

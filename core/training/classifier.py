@@ -64,6 +64,18 @@ def images_to_uint8(images: Sequence[np.ndarray], spec: InputSpec) -> np.ndarray
     return out
 
 
+def resize_uint8(images: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Bring cached ``(N, C, h, w)`` uint8 phantoms to the model's spatial shape.
+
+    Phantoms are generated (and cached) at their own size; the model may take a smaller
+    input. Each image goes through :func:`core.models.inputs.image_to_input` again, the same
+    rescale + antialiased resize an upload of that phantom gets at inference.
+    """
+    if tuple(images.shape[2:]) == tuple(spec.spatial_shape):
+        return images
+    return images_to_uint8([img[0].astype(np.float32) / 255.0 for img in images], spec)
+
+
 def phantom_dataset(make: Callable[[int], tuple[np.ndarray, Any]], seeds: Sequence[int], spec: InputSpec,
                     activation: str) -> ArrayDataset:
     """Generate one phantom per seed (``make(seed) -> (image, target)``) into an in-memory dataset."""

@@ -2,8 +2,9 @@
 
 Trains one small timm CNN with 10 outputs (5 kind logits, 5 body-part logits) on images from
 :mod:`core.gates.gate_data`: phantoms (core.synth head volumes and brain slices, chest and
-spine radiographs; knee MRI/radiographs and CT slices from core.gates), scikit-image
-photographs, rendered text screenshots, noise, near-blank images and drawings. Strong
+spine radiographs; knee MRI/radiographs, cervical-spine films and CT slices from core.gates),
+a few real images from registry packages (nilearn MNI152 template, pydicom-data test files),
+scikit-image photographs, rendered text screenshots, noise, near-blank images and drawings. Strong
 augmentation (random resized crops, rotations, flips, MR contrast remapping, gamma,
 contrast, blur, noise, burned-in text, letterboxing) is what lets a phantom-trained gate
 route real PNG/JPEG scans. Validation and OOD calibration use the val seeds; the test
@@ -28,6 +29,8 @@ import torch.nn.functional as F
 from core.gates.expectations import BODY_PARTS, KINDS
 from core.gates.gate_data import SOURCES, generate
 from core.gates.learned import LABELS, MODEL_ID
+from core.gates.negatives import TRAIN_PHOTOS
+from core.gates.registry_images import PYDICOM_FILES
 from core.training.common import (DEMO_NOTICE, LICENCE, WEIGHTS_DIR, cached_arrays, format_command, ood_calibration,
                                   round_floats, seed_everything, write_model_folder)
 
@@ -36,8 +39,12 @@ TASK = "input-gate"
 DEFAULT_COUNTS: dict[str, int] = {
     "mri_brain_slice": 320, "mri_brain_head": 240, "mri_knee": 240, "xray_chest": 320, "xray_spine": 320,
     "xray_knee": 100, "ct_brain": 120, "ct_chest": 100, "photo": 300, "text": 120, "noise": 100, "blank": 40,
-    "drawing": 120,
+    "drawing": 120, "xray_cspine": 200, "reg_xray_chest": 160, "reg_ct_brain": 60, "mni_brain": 200,
+    "reg_ultrasound": 30,
 }
+# Not used: the registry's real MR/CT/X-ray images of *other* body parts (reg_mri_other, reg_ct_other,
+# reg_xray_other). With phantoms for every named body part, they taught the gate the shortcut
+# "real-looking texture -> other", which sent real brain and spine scans to "other".
 _BURNED_TEXT = ("L", "R", "PA", "AP", "ERECT", "SUPINE", "LAT", "T1", "T2 FLAIR", "SE 3 IM 12", "2016-08-30",
                 "W 400 L 40", "PORTABLE", "HFS", "A", "P", "H", "F", "3T", "SAG", "COR", "AX")
 
@@ -51,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=600, help="optimisation steps")
     parser.add_argument("--batch-size", type=int, default=48)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--max-minutes", type=float, default=7.0,
+    parser.add_argument("--max-minutes", type=float, default=7.5,
                         help="stop training early after this many minutes (data generation not counted)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every per-source image count")
     parser.add_argument("--threads", type=int, default=1,
@@ -61,10 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _bank(split: str, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Images (N, 3, S, S) uint8, kind (N,), part (N,), medical (N,) for one split."""
-    import core.gates.ct_phantom as ct
-    import core.gates.gate_data as gd
-    import core.gates.knee_phantom as knee
-    import core.gates.negatives as negs
+    import importlib
+
+    from core.gates.gate_data import SOURCE_MODULES
 
     xs, kinds, parts, medical = [], [], [], []
     for name, count in DEFAULT_COUNTS.items():
@@ -76,7 +82,7 @@ def _bank(split: str, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray,
             arr = (np.stack(imgs).transpose(0, 3, 1, 2) * 255.0 + 0.5).astype(np.uint8)
             return arr, np.zeros(len(arr), np.int64)
 
-        files = [Path(m.__file__) for m in (gd, knee, ct, negs)]
+        files = [Path(importlib.import_module(m).__file__) for m in SOURCE_MODULES[name]]
         x, _ = cached_arrays(f"input-gate-{name}-{split}", {"n": n, "size": args.base_size, "seed": args.seed},
                              make, source_files=files)
         xs.append(x)
@@ -175,6 +181,13 @@ def augment(x: torch.Tensor, medical: torch.Tensor, out_size: int, stamps: torch
         patch = s[:, : out_size - c0]
         x[i, :, r0:r0 + sh, c0:c0 + patch.shape[1]] = torch.maximum(x[i, :, r0:r0 + sh, c0:c0 + patch.shape[1]],
                                                                       patch * float(0.6 + 0.4 * u(1)))
+    # --- loss of fine detail (downsample and back up) so the gate leans on shape, not phantom texture ---
+    coarse = u(n) < 0.4
+    if coarse.any():
+        low = int(24 + 40 * float(u(1)))
+        xc = F.interpolate(F.interpolate(x, size=(low, low), mode="area"), size=(out_size, out_size),
+                           mode="bilinear", align_corners=False)
+        x = torch.where(coarse.view(n, 1, 1, 1), xc, x)
     # --- noise ---
     x = x + torch.randn(x.shape, generator=g) * (u(n, 1, 1, 1) < 0.5).float() * 0.05 * u(n, 1, 1, 1)
     return normalise_batch(x)
@@ -227,9 +240,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     losses: list[float] = []
     net.train()
     for step in range(args.steps):
-        if (time.perf_counter() - t1) / 60.0 > args.max_minutes:
+        # Cosine schedule over whichever runs out first, steps or time, so a slow shared CPU
+        # still ends with a small learning rate.
+        progress = max(step / args.steps, (time.perf_counter() - t1) / (60.0 * args.max_minutes))
+        if progress >= 1.0:
             break
-        lr = args.lr * 0.5 * (1 + math.cos(math.pi * step / args.steps)) * min(1.0, (step + 1) / 30)
+        lr = args.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / 30)
         for group in opt.param_groups:
             group["lr"] = lr
         idx = torch.multinomial(weights_t, args.batch_size, replacement=True, generator=g)
@@ -282,12 +298,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   "normalization": "per-image 1st..99th percentile -> 0..1 over all channels; resized to the "
                                    "input side without keeping the aspect ratio; grayscale repeated to RGB"},
         "thresholds": {"min_probability": 0.6}, "ensemble_weight": None, "ood": ood,
-        "training_data": ("Synthetic only: core.synth head-volume slices and brain-tumour slices (MRI brain), "
-                          "core.synth chest and lumbar-spine radiographs, core.gates knee MRI/radiograph and CT "
-                          "drawings, scikit-image photographs (" + ", ".join(__import__(
-                              "core.gates.negatives", fromlist=["x"]).TRAIN_PHOTOS) + "), rendered text "
-                          "screenshots, noise, near-blank images and drawings; heavy augmentation. "
-                          f"{len(xtr)} base images. No real patient images."),
+        "training_data": ("Mostly synthetic: core.synth head-volume slices and brain-tumour slices (MRI brain), "
+                          "core.synth chest and lumbar-spine radiographs, core.gates drawings of knee MRI/radiographs, "
+                          "lateral cervical-spine films and CT slices, scikit-image photographs ("
+                          + ", ".join(TRAIN_PHOTOS) + "), rendered text screenshots, noise, near-blank images "
+                          "and drawings. Real images only from registry packages: nilearn's MNI152 T1 template "
+                          "(sliced) and pydicom-data test files (" + ", ".join(PYDICOM_FILES) + "), each jittered "
+                          f"into many views. Heavy augmentation. {len(xtr)} base images. The ../shared/samples "
+                          "scans were used for evaluation only, never for training."),
         "demo": True, "demo_notice": DEMO_NOTICE, "seed": args.seed,
         "command": format_command(TASK, args), "metrics": round_floats(metrics), "licence": LICENCE,
     }

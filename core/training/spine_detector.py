@@ -62,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=16)
     g.add_argument("--imgsz", type=int, default=256, help="YOLO input side (letterboxed square)")
     g.add_argument("--patience", type=int, default=10, help="ultralytics early stopping (epochs)")
+    g.add_argument("--max-minutes", type=float, default=None,
+                   help="ultralytics 'time' budget: epochs are re-planned after the first to fit it (overrides --epochs)")
+    g.add_argument("--mosaic", type=float, default=0.0,
+                   help="mosaic probability; 0 keeps small lesions at native scale at a small imgsz")
+    g.add_argument("--scale", type=float, default=0.2, help="random scale augmentation (+/- fraction)")
     g.add_argument("--lr", type=float, default=0.002, help="AdamW initial learning rate (lr0)")
     g.add_argument("--n-train", type=int, default=1200, help="phantoms (shared cache with the spine classifiers)")
     g.add_argument("--n-val", type=int, default=200)
@@ -235,8 +240,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             data=str(data_yaml), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch_size, device=device,
             workers=0, seed=args.seed, deterministic=True, pretrained=False, optimizer="AdamW", lr0=args.lr,
             cos_lr=True, warmup_epochs=1, patience=args.patience, project=str(run_dir.parent), name=run_dir.name,
-            exist_ok=True, plots=False, verbose=False, fliplr=0.0, mosaic=1.0, close_mosaic=max(1, args.epochs // 5),
-            amp=device != "cpu",
+            exist_ok=True, plots=False, verbose=False, fliplr=0.0, mosaic=args.mosaic, scale=args.scale,
+            close_mosaic=0, amp=device != "cpu",
+            **({"time": args.max_minutes / 60.0} if args.max_minutes else {}),
         )
         train_seconds = round(time.monotonic() - t1, 1)
         best = Path(model.trainer.best)

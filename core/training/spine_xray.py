@@ -25,7 +25,7 @@ import numpy as np
 
 from core.models.metadata import InputSpec, load_metadata, write_metadata
 from core.training.classifier import (
-    NORMALIZATION_TEXT, FileDataset, MemberSpec, images_to_uint8, split_indices, train_member,
+    NORMALIZATION_TEXT, FileDataset, MemberSpec, images_to_uint8, resize_uint8, split_indices, train_member,
 )
 from core.training.common import (
     ArrayDataset, add_common_arguments, cached_arrays, describe_split, format_command, probabilities, round_floats,
@@ -53,12 +53,14 @@ MEMBERS: dict[str, MemberSpec] = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m core.train spine-xray``."""
-    add_common_arguments(parser, model_id="(per member)", epochs=4, batch_size=32, lr=2e-3,
+    add_common_arguments(parser, model_id="(per member)", epochs=5, batch_size=16, lr=2e-3,
                          n_train=1200, n_val=200, n_test=400)
     parser.add_argument("--members", nargs="+", choices=sorted(MEMBERS), default=["densenet121", "resnet", "efficientnetv2"],
                         help="ensemble members to train (each gets its own weights folder)")
-    parser.add_argument("--rows", type=int, default=256, help="image rows (phantoms are generated at this size)")
-    parser.add_argument("--cols", type=int, default=128, help="image columns")
+    parser.add_argument("--rows", type=int, default=256, help="phantom rows (generated size)")
+    parser.add_argument("--cols", type=int, default=128, help="phantom columns")
+    parser.add_argument("--input-rows", type=int, default=192, help="model input rows")
+    parser.add_argument("--input-cols", type=int, default=96, help="model input columns")
     parser.add_argument("--abnormal-fraction", type=float, default=0.5, help="phantoms: share with lesions")
     parser.add_argument("--decision-threshold", type=float, default=DEFAULT_DECISION_THRESHOLD,
                         help="ensemble decision threshold written to metadata (default 0.449, UNVERIFIED)")
@@ -121,16 +123,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    spec = InputSpec(modality=("CR", "DX"), channels=1, spatial_shape=(args.rows, args.cols),
+    spec = InputSpec(modality=("CR", "DX"), channels=1, spatial_shape=(args.input_rows, args.input_cols),
                      value_range=(0.0, 1.0), normalization=NORMALIZATION_TEXT)
     t0 = time.monotonic()
     if args.data is None:
         splits = {s: spine_phantoms(s, n, args.seed, args.rows, args.cols, args.abnormal_fraction)
                   for s, n in (("train", args.n_train), ("val", args.n_val), ("test", args.n_test))}
-        train_ds, val_ds, test_ds = (ArrayDataset(splits[s][0], splits[s][1]) for s in ("train", "val", "test"))
+        train_ds, val_ds, test_ds = (ArrayDataset(resize_uint8(splits[s][0], spec), splits[s][1])
+                                     for s in ("train", "val", "test"))
         sp = describe_split(args.n_train, args.n_val, args.n_test, args.seed, per_phantom=False)
         training_data = (
-            f"Synthetic lateral lumbar spine radiograph phantoms (core.synth.spine, {args.rows}x{args.cols} px); "
+            f"Synthetic lateral lumbar spine radiograph phantoms (core.synth.spine, generated at {args.rows}x{args.cols} "
+            f"px, resized to {args.input_rows}x{args.input_cols} by the inference preprocessing); "
             f"{args.abnormal_fraction:.0%} abnormal with 1-3 of the 7 VinDr-SpineXR lesion classes. Train: "
             f"{sp['train']}; validation: {sp['val']}; test: {sp['test']}. No real patient data.")
         heldout = "phantom test split (core.synth.spine, seeds disjoint from training)"
