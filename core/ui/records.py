@@ -24,6 +24,8 @@ from core.config import get_settings
 from core.longitudinal import pseudonym_problem
 from core.types import QCReport, Result, Scan
 
+TASK_TITLES: dict[str, str] = {"brain-tumor": "Brain tumour MRI", "chest-xray": "Chest X-ray", "spine-xray": "Spine X-ray",
+                               "alzheimers": "Alzheimer's staging (3D CNN)", "input-gate": "Input gate"}
 PSEUDONYM_HELP = ("A pseudonymous code for the subject, so later scans can be followed over time. DICOM inputs "
                   "get a salted pseudonym automatically. Never enter a real name, a patient/record number or a "
                   "birth date.")
@@ -102,7 +104,7 @@ def render_record_and_report(scan: Scan, result: Result, images: Sequence[Any] |
         result: the task's Result (accepted or refused; the QC report goes into both).
         images: report images (``ReportImage``, ``(pixels, caption)`` or arrays); None draws the displayed
             image with the Grad-CAM of the decided class and the boxes (:func:`core.report.result_images`).
-        title: report title, e.g. "Chest X-ray"; defaults to the task name.
+        title: report title, e.g. "Chest X-ray"; defaults to :data:`TASK_TITLES` (else the task name).
         key: widget key prefix; defaults to ``records_<task>``.
     """
     key = key or f"records_{result.task}"
@@ -117,7 +119,7 @@ def render_record_and_report(scan: Scan, result: Result, images: Sequence[Any] |
         from core.report import as_report_images, result_images, result_pdf
 
         shown = result_images(scan, result) if images is None else as_report_images(images)
-        return result_pdf(result, scan, shown, title=f"RadLens - {title or result.task}")
+        return result_pdf(result, scan, shown, title=f"RadLens - {title or TASK_TITLES.get(result.task, result.task)}")
 
     c1, c2 = st.columns(2)
     with c1:
