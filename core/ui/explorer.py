@@ -15,7 +15,8 @@ from core.types import Scan
 from core.ui.common import render_plotter
 from core.viz import slices as sl
 
-MAX_IMAGE_PX = 768  # longest side sent to the browser per view (sharp on HiDPI, small payload)
+MAX_IMAGE_PX = 768  # longest side sent to the browser per orthogonal view (sharp on HiDPI, small payload)
+MAX_2D_PX = 600  # longest side of a 2D image on the page, so a portrait radiograph fits on one screen
 
 
 def display_image(scan: Scan) -> np.ndarray:
@@ -58,10 +59,10 @@ def slice_viewer(scan: Scan, key: str = "explorer") -> None:
     if scan.is_2d:
         image = display_image(scan)
         if image.ndim == 3:  # colour raster: shown as stored, no window
-            st.image(sl.fit_within(image, MAX_IMAGE_PX), caption=scan.display_name)
+            st.image(sl.fit_within(image, MAX_2D_PX), caption=scan.display_name)
             return
         window = _window_controls(image, _auto_window(scan.source, 0, image), key)
-        st.image(sl.fit_within(sl.apply_window(image, window), MAX_IMAGE_PX), caption=f"{scan.display_name} (as stored)")
+        st.image(sl.fit_within(sl.apply_window(image, window), MAX_2D_PX), caption=f"{scan.display_name} (as stored)")
         return
     volume = scan.array[channel]
     window = _window_controls(volume, _auto_window(scan.source, channel, volume), key)
