@@ -7,7 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 find_python() {
   for candidate in python3.11 python3 python; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-      command -v "$candidate"; return 0
+      # The real interpreter, not a shim (pyenv): uv keeps .venv only when the request matches it.
+      "$candidate" -c 'import os, sys; print(os.path.realpath(sys.executable))'; return 0
     fi
   done
   echo "RadLens needs Python 3.11 (python3.11 or python3 on PATH)." >&2
