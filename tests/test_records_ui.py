@@ -53,6 +53,8 @@ def test_task_record_needs_a_pseudonym_then_saves_with_date(store_url: str):
     at.button(key="records_chest-xray_save").click().run()
     assert_clean(at)
     assert any("Saved as record 1 of sub-007" in s.value for s in at.success)
+    at.run()
+    assert at.button(key="records_chest-xray_save").disabled  # saved once for this scan and subject
     (rec,) = Store(store_url).studies("sub-007")
     assert rec.task == "chest-xray" and rec.study_date == "2024-03-31" and rec.prediction == "Cardiomegaly"
     assert [q["code"] for q in rec.qc] == ["kind", "low_resolution"]

@@ -79,7 +79,9 @@ def record_inputs(scan: Scan, key: str) -> RecordInputs:
 def _save_button(key: str, inputs: RecordInputs, save: Callable[[Any, RecordInputs], int], source: str) -> None:
     if inputs.problem and inputs.subject:
         st.warning(inputs.problem, icon=":material/warning:")
-    clicked = st.button("Save to longitudinal record", key=f"{key}_save", disabled=inputs.problem is not None,
+    saved = st.session_state.get(f"{key}_saved")
+    already = bool(saved) and saved[1:] == (inputs.subject, source)  # one record per scan and subject per session
+    clicked = st.button("Save to longitudinal record", key=f"{key}_save", disabled=inputs.problem is not None or already,
                         icon=":material/save:", help="Stores the findings, volumes, QC report and model versions "
                         "(no pixels) under this pseudonym; the Longitudinal page shows them over time.")
     if clicked:
@@ -89,7 +91,7 @@ def _save_button(key: str, inputs: RecordInputs, save: Callable[[Any, RecordInpu
             st.error(str(exc), icon=":material/block:")
             return
         st.session_state[f"{key}_saved"] = (record_id, inputs.subject, source)
-    saved = st.session_state.get(f"{key}_saved")
+        saved = st.session_state[f"{key}_saved"]
     if saved and saved[2] == source:  # a confirmation belongs to the scan it was saved for
         st.success(f"Saved as record {saved[0]} of {saved[1]}. Open the Longitudinal page to follow it over time.",
                    icon=":material/check_circle:")
