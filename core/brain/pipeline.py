@@ -109,15 +109,19 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
 
 def _run_cnn(scan: Scan) -> tuple[Stage, object]:
     """The Alzheimer's CNN task, or an 'unavailable' stage saying why it could not run."""
+    from core.models.loading import ModelUnavailable
     from core.tasks import get_task
 
     try:
         task = get_task("alzheimers")
-    except (KeyError, ImportError, FileNotFoundError, OSError) as exc:
+    except (KeyError, ImportError, FileNotFoundError, OSError, ModelUnavailable) as exc:
         return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn",
                      reasons=(f"The Alzheimer's CNN is not available: {exc}",)), None
     try:
         res = task(scan)
+    except ModelUnavailable as exc:
+        return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn",
+                     reasons=(f"The Alzheimer's CNN is not available: {exc}",)), None
     except RejectedInput as exc:
         return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn",
                      reasons=(f"The Alzheimer's CNN refused this input: {exc}",)), None
@@ -371,7 +375,8 @@ def _split_lr(mask: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _hippo_rmse_ml(sex: str | None) -> tuple[float, float]:
-    s = "F" if sex is None else norms._sex_code(sex) if _valid_sex(sex) else "F"
+    """CentileBrain RMSE (mL) per hemisphere for the stage's error model (female when unknown)."""
+    s = norms._sex_code(sex) if _valid_sex(sex) else "F"
     return tuple(norms.centilebrain_predicted_mm3(h, 60.0, s, 1.5e6)[1] / 1000.0 for h in ("L", "R"))  # type: ignore[return-value]
 
 

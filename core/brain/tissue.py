@@ -91,7 +91,7 @@ def estimate_intensities(image: np.ndarray, brain: np.ndarray, ventricle_prior: 
 
 
 def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIntensities,
-                      spacing_mm: float, grow_mm: float = 4.0) -> tuple[np.ndarray, float, float]:
+                      spacing_mm: float, grow_mm: float = 6.0) -> tuple[np.ndarray, float, float]:
     """Intracranial cavity: the warped template brain mask plus CSF-like voxels out to the skull.
 
     The template mask carried by the registration follows the brain surface as well as the
@@ -113,6 +113,10 @@ def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIn
     if idx.size == 0:
         return template_mask.copy(), 0.0, 0.0
     lo = np.maximum(idx.min(0) - r, 0)
+    # No growth below the template mask's lowest slice (RAS+: axis 2 is inferior->superior):
+    # below the foramen magnum the spinal canal and neck hold CSF-like voxels that are not
+    # intracranial.
+    lo[2] = idx.min(0)[2]
     hi = np.minimum(idx.max(0) + r + 1, template_mask.shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
     base = template_mask[box]
