@@ -215,6 +215,19 @@ def result_pdf(result: Result, scan: Scan, images: Sequence[ReportImage] = (), t
                      sections=result_sections(result, images), demo=is_demo(result))
 
 
+def qc_pdf(qc: QCReport, scan: Scan | None = None, name: str | None = None,
+           title: str = "RadLens - Input check") -> bytes:
+    """A PDF of the input check alone (an input refused before any model ran, or the Scan Explorer).
+
+    Args:
+        qc: the gates' report.
+        scan: the loaded scan, or None when it could not be loaded.
+        name: the input's display name when there is no scan.
+    """
+    summary = scan_summary(scan) if scan is not None else {"Input": name or "-", "Loaded": "no"}
+    return build_pdf(title, summary=summary, qc=qc, sections=(), demo=False)
+
+
 # --------------------------------------------------------------------------------------------
 # Demo detection and report images
 # --------------------------------------------------------------------------------------------

@@ -125,3 +125,12 @@ def test_result_sections_show_chest_levels_spine_threshold_and_candidates():
     assert "Candidates (not a prediction): Cardiomegaly 41.0%, Effusion 39.0%" in paragraphs
     assert "0.470 vs decision threshold 0.449" in paragraphs and "UNVERIFIED" in paragraphs
     assert qc_section(base.qc).paragraphs[0].startswith("Accepted with 1 warning(s)")
+
+
+def test_qc_pdf_of_a_refused_input_without_a_scan():
+    from core.report import qc_pdf
+
+    refused = QCReport((Check("unknown_format", False, Severity.ERROR, "The file is not a supported scan."),))
+    text = " ".join(_pages(qc_pdf(refused, None, name="notes.png")))
+    assert "Refused: The file is not a supported scan." in text and "notes.png" in text
+    assert "research use only" in text

@@ -70,3 +70,15 @@ def test_brain_record_defaults_to_the_scan_pseudonym(store_url: str):
     (rec,) = Store(store_url).studies("sub-0123456789ab")
     assert rec.task == BRAIN_TASK and rec.payload["volumes_ml"]["hippocampus_total"] == pytest.approx(4.0)
     assert [q["code"] for q in rec.qc] == ["modality", "thick_slices"]
+
+
+def test_qc_report_button_for_a_refused_input():
+    script = """
+from core.types import Check, QCReport, Severity
+from core.ui.records import render_qc_report
+render_qc_report(QCReport((Check("blank", False, Severity.ERROR, "The image is blank."),)), None, name="x.png")
+"""
+    at = AppTest.from_string(script, default_timeout=60).run()
+    assert_clean(at)
+    (button,) = at.get("download_button")
+    assert "input-check report" in page_text(at)

@@ -134,6 +134,26 @@ def render_record_and_report(scan: Scan, result: Result, images: Sequence[Any] |
                                 "model versions; research use only.")
 
 
+def render_qc_report(qc: QCReport, scan: Scan | None = None, name: str | None = None, key: str = "qc_report") -> None:
+    """A "Download input-check report (PDF)" button for inputs refused before analysis (or the Scan Explorer).
+
+    Args:
+        qc: the input check shown on the page.
+        scan: the loaded scan, or None when loading failed.
+        name: the input's display name when there is no scan.
+        key: widget key, unique per page.
+    """
+    def _pdf() -> bytes:
+        from core.report import qc_pdf
+
+        return qc_pdf(qc, scan, name)
+
+    label = scan.display_name if scan is not None else (name or "input")
+    st.download_button("Download input-check report (PDF)", data=_pdf, file_name=_safe_name(f"radlens_qc_{label}")
+                       + ".pdf", mime="application/pdf", key=key, icon=":material/picture_as_pdf:", on_click="ignore",
+                       help="Every check with its result and message; research use only.")
+
+
 def _gates(scan: Scan) -> QCReport:
     return _gates_cached(scan.source, scan)
 
@@ -203,5 +223,5 @@ def brain_risk_from_page(brain_report: Any, inputs: Any, key: str) -> Any:
                             mci_setting=setting)
 
 
-__all__ = ["render_record_and_report", "render_brain_record_and_report", "brain_risk_from_page", "record_inputs",
+__all__ = ["render_record_and_report", "render_brain_record_and_report", "render_qc_report", "brain_risk_from_page", "record_inputs",
            "store", "RecordInputs", "PSEUDONYM_HELP"]
