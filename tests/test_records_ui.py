@@ -82,3 +82,27 @@ render_qc_report(QCReport((Check("blank", False, Severity.ERROR, "The image is b
     assert_clean(at)
     (button,) = at.get("download_button")
     assert "input-check report" in page_text(at)
+
+
+def test_brain_risk_follows_the_page_widgets():
+    script = """
+import streamlit as st
+from core.ui.brain import PatientInputs
+from core.ui.records import brain_risk_from_page
+from tests.records_fixtures import brain_report
+inputs = PatientInputs(age_years=74.0, sex="F", education_years=12.0, apoe4_alleles=1, apoe4_known=True)
+risk = brain_risk_from_page(brain_report(), inputs, "brain")
+st.write(f"{risk.current_stage}|{risk.next_stage}|{risk['1_year']:.4f}")
+none = brain_risk_from_page(brain_report(), PatientInputs(None, None, 12.0, 0, False), "brain")
+st.write(f"none={none}")
+"""
+    from core.progression import progression_risk
+
+    at = AppTest.from_string(script, default_timeout=60)
+    at.session_state["brain_risk_stage"] = "Mild Dementia"
+    at.session_state["brain_mci"] = "community"
+    at.run()
+    assert_clean(at)
+    expected = progression_risk("Mild Dementia", 74.0, "F", 12.0, 1, hippocampal_percentile=12.0)
+    assert at.markdown[0].value == f"Mild Dementia|Moderate Dementia|{expected['1_year']:.4f}"
+    assert at.markdown[1].value == "none=None"
