@@ -41,6 +41,9 @@ def test_volume_upload_shows_qc_slices_3d_and_metadata():
     assert "subject pseudonym" in values
     at.slider[2].set_value(5).run()  # moving a slice slider keeps the page healthy
     assert_clean(at)
+    at.toggle(key="explorer_volrender").set_value(True).run()  # volume rendering on
+    assert_clean(at)
+    assert len(elements(at, "bidi_component")) == 1
 
 
 def test_2d_image_shows_a_height_field():
