@@ -62,7 +62,7 @@ def heatmap_slice(volume: np.ndarray, heat: np.ndarray, plane: sl.Plane, index: 
     cut = sl.orthogonal_slice(volume, plane, index, spacing_mm)
     hot = sl.orthogonal_slice(heat, plane, index, spacing_mm)
     window = window or sl.auto_window(volume)
-    return sl.overlay_heatmap(sl.apply_window(cut, window), hot, opacity=opacity, min_value=0.15)
+    return sl.overlay_heatmap(sl.apply_window(cut, window), hot, opacity=opacity, min_value=0.3)
 
 
 def roi_scene(masks: Mapping[str, np.ndarray], spacing_mm: Sequence[float], *, brain_opacity: float = 0.15,
