@@ -124,3 +124,16 @@ def test_registry_builds_the_task():
 
     t = get_task("alzheimers")
     assert t.name == "alzheimers" and t.labels == LABELS
+
+
+@pytest.mark.slow
+def test_full_resolution_1mm_head(task):
+    """A 1 mm phantom head (160x192x160): resampling, staging and the CAM on the full grid."""
+    import time
+
+    scan = make_head_phantom(seed=12, atrophy=0.9).scan
+    t0 = time.perf_counter()
+    r = task(scan)
+    seconds = time.perf_counter() - t0
+    assert r.cam.shape == scan.shape and len(r.probabilities) == 4
+    assert seconds < 60, f"staging took {seconds:.1f} s"

@@ -14,7 +14,7 @@ column holding train/val/test instead.
 
 Example::
 
-    nice -n 10 python -m core.train alzheimers   # demo weights: ~9 min phantoms + ~18 min training on 2 busy cores
+    nice -n 10 python -m core.train alzheimers   # demo weights: phantoms ~9 min (cached in runs/), training ~5.5 min (busy 2-core machine)
     python -m core.train alzheimers --data oasis.csv --model-id alzheimers-oasis
 """
 
