@@ -42,9 +42,9 @@ from core.training.readers import UNCERTAIN_POLICIES, read_chexpert_csv, read_ni
 TASK = "chest-xray"
 MEMBERS: dict[str, MemberSpec] = {
     "densenet121": MemberSpec(
-        "chest-xray-densenet121", "densenet121", {"growth_rate": 16},
+        "chest-xray-densenet121", "densenet121", {"growth_rate": 8},
         "DenseNet-121 architecture family: the 121-layer block layout (6/12/24/16) kept, width reduced "
-        "(growth rate 16 instead of 32, 32 stem features)", ensemble_weight=0.5),
+        "(growth rate 8 instead of 32, 16 stem features)", ensemble_weight=0.5),
     "mobilenetv2": MemberSpec(
         "chest-xray-mobilenetv2", "mobilenetv2_050", {},
         "MobileNetV2 family, width multiplier 0.5 (timm mobilenetv2_050)", ensemble_weight=0.5),
