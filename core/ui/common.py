@@ -32,31 +32,10 @@ UPLOAD_TYPES: tuple[str, ...] = ("nii", "gz", "mgz", "dcm", "dicom", "ima", "zip
 
 
 def page_setup(title: str, icon: str = ":material/radiology:") -> None:
-    """Page config (wide layout, title), the research-use notice in the sidebar, 3D pre-warming."""
+    """Page config (wide layout, title) and the research-use notice in the sidebar."""
     st.set_page_config(page_title=f"{title} · RadLens", page_icon=icon, layout="wide")
     with st.sidebar:
         st.caption(RESEARCH_NOTICE)
-    _prewarm_3d()
-
-
-@st.cache_resource(show_spinner=False)
-def _prewarm_3d() -> Any:
-    """Import pyvista and trame in a background thread once per server process.
-
-    They take 3-8 s to import on a busy 2-core machine; doing it while the user is still on
-    the first page makes the first 3D view appear that much sooner. Imports only: no VTK
-    objects are created off the script thread.
-    """
-    import threading
-
-    thread = threading.Thread(target=_warm_trame_imports_now, name="radlens-prewarm-3d", daemon=True)
-    thread.start()
-    return thread
-
-
-def research_notice() -> None:
-    """The research-use notice as a visible banner."""
-    st.warning(RESEARCH_NOTICE, icon=":material/science:")
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,17 +260,14 @@ _TRAME_MODULES = (
 )
 
 
-def _warm_trame_imports_now() -> None:
-    import importlib
-
-    importlib.import_module("pyvista")
-    for name in _TRAME_MODULES:
-        importlib.import_module(name)
-
-
 @st.cache_resource(show_spinner=False)
 def _warm_trame_imports() -> bool:
-    _warm_trame_imports_now()
+    # On the script thread on purpose: importing pyvista from a background thread while a page
+    # imports it too handed out a half-initialised module ("pyvista has no attribute Plotter").
+    import importlib
+
+    for name in _TRAME_MODULES:
+        importlib.import_module(name)
     return True
 
 
