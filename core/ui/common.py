@@ -38,6 +38,11 @@ def page_setup(title: str, icon: str = ":material/radiology:") -> None:
         st.caption(RESEARCH_NOTICE)
 
 
+def research_notice() -> None:
+    """The research-use notice as a visible banner."""
+    st.warning(RESEARCH_NOTICE, icon=":material/science:")
+
+
 # --------------------------------------------------------------------------------------------
 # Scan input: upload or sample case
 # --------------------------------------------------------------------------------------------
