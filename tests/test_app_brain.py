@@ -136,7 +136,7 @@ def test_risk_calculator_without_a_scan():
 
 @pytest.mark.slow
 def test_real_analysis_on_a_small_phantom():
-    ph = _phantom(seed=33, atrophy=0.3)
+    ph = make_head_phantom(seed=33, shape=(96, 112, 96), spacing_mm=2.0, atrophy=0.3)  # whole head in view
     at = run_page(PAGE, timeout_s=600)
     at = _with_inputs(at, age=70, sex="M")
     at = upload(at, [("phantom_t1.nii.gz", as_nifti_bytes(ph.scan))], key="brain_upload")

@@ -276,7 +276,7 @@ class AlzheimersTask:
                       per_model={model.id: tuple(float(p) for p in probs)})
         if conf < self.threshold:
             cands = ", ".join(f"{self.labels[i]} {probs[i]:.0%}" for i in order[:3])
-            reason = (f"{UNABLE}: the top probability {conf:.0%} is below the {self.threshold:.0%} threshold "
+            reason = (f"{UNABLE}: the top probability {conf:.1%} is below the {self.threshold:.0%} threshold "
                       f"(top candidates: {cands}).")
             return Result(task=TASK_NAME, status="rejected", prediction=None, reasons=(reason,), extras=extras, **common)
         return Result(task=TASK_NAME, status="ok", prediction=self.labels[top], extras=extras, **common)

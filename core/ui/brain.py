@@ -309,6 +309,10 @@ def render_risk(report: Any | None, inputs: PatientInputs, key: str) -> None:
     default = default_risk_stage(report)
     stage = st.selectbox("Current stage", STAGES, index=STAGES.index(default), key=f"{key}_risk_stage",
                          help="Starts from the analysis' stage; change it to explore the model.")
+    if report is not None and default_risk_stage(report) == STAGES[0] and not any(
+            s.status == "ok" for s in (report.stage, report.stage_rule, report.stage_cnn)):
+        st.caption("Neither staging method determined a stage for this scan: the risk starts from Non-Demented; "
+                   "choose the current stage if it is known.")
     if inputs.age_years is None:
         st.info("Enter the age to estimate the progression risk.")
         return
