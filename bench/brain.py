@@ -79,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
     for i in range(max(1, args.repeats)):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         r = analyze(scan, age_years=70, sex="F", run_cnn=args.cnn)
         wall = time.perf_counter() - t0
-        print(f"\nrun {i + 1}: total {wall:.1f} s")
+        cpu = time.process_time() - c0
+        # CPU seconds of this process (all threads): on an otherwise idle 2-core machine the
+        # wall time lies between cpu/2 (perfectly parallel) and cpu (serial).
+        print(f"\nrun {i + 1}: total {wall:.1f} s wall, {cpu:.1f} s CPU (idle 2-core estimate {cpu / 2:.0f}-{cpu:.0f} s)")
         for k, v in r.timings_s.items():
             print(f"  {k:20s} {v:7.2f} s")
         vols = ", ".join(f"{k} {v:.1f}" for k, v in r.volumes_ml.items())
