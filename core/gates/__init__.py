@@ -71,6 +71,16 @@ def _routing_checks(scan: Scan, routing: Routing, exp: Expectation | None, s: Se
     if routing.learned_error:
         checks.append(Check("gate_learned_unavailable", False, Severity.WARNING,
                             routing.learned_error + " The image kind and body part could not be verified.", None))
+    learned = routing.learned
+    if learned is not None and "learned" in (routing.kind_source, routing.body_part_source):
+        # A warning, not a refusal: the gate's classes already include photographs and other
+        # non-medical images; an unusual energy only says its routing is less certain.
+        checks.append(Check("gate_unusual_image", not learned.out_of_distribution, Severity.WARNING,
+                            f"The image is unlike anything the learned input gate was trained on (energy "
+                            f"{learned.energy:.2f} above the calibrated {learned.ood_threshold}); its kind and "
+                            "body part are less certain." if learned.out_of_distribution else
+                            "The image resembles what the learned input gate was trained on.",
+                            round(learned.energy, 3)))
     if exp is None:
         return checks
 

@@ -13,6 +13,16 @@ KINDS: tuple[str, ...] = ("mri", "xray", "ct", "photo", "other")
 #: Body parts the input gate tells apart.
 BODY_PARTS: tuple[str, ...] = ("brain", "knee", "spine", "chest", "other")
 
+#: Default kind/body-part pairs the learned gate can tell (used when its metadata lists none);
+#: every other pair gets zero probability (an X-ray of the brain, a photograph of the knee).
+KNOWN_PAIRS: dict[str, tuple[str, ...]] = {
+    "mri": ("brain", "knee", "other"),
+    "xray": ("chest", "spine", "knee", "other"),
+    "ct": ("brain", "chest", "other"),
+    "photo": ("other",),
+    "other": ("other",),
+}
+
 #: Reader-facing names of kinds and body parts, used in messages.
 KIND_TEXT: dict[str, str] = {"mri": "MRI", "xray": "X-ray", "ct": "CT", "photo": "photograph",
                              "other": "non-medical image"}
@@ -93,5 +103,5 @@ def describe(kind: str | None, body_part: str | None) -> str:
     return f"{article} {phrase}"
 
 
-__all__ = ["KINDS", "BODY_PARTS", "KIND_TEXT", "BODY_PART_TEXT", "Expectation", "EXPECTATIONS",
+__all__ = ["KINDS", "BODY_PARTS", "KNOWN_PAIRS", "KIND_TEXT", "BODY_PART_TEXT", "Expectation", "EXPECTATIONS",
            "expectation_for", "matching_page", "describe"]

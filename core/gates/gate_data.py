@@ -19,6 +19,23 @@ from core.gates import negatives as neg
 
 SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 
+#: Modules whose code draws each source (a training cache is named after their contents, so
+#: editing one generator regenerates only its images).
+SOURCE_MODULES: dict[str, tuple[str, ...]] = {
+    "mri_brain_slice": ("core.synth.brain_slice", "core.synth.head"),
+    "mri_brain_head": ("core.synth.head",),
+    "mri_knee": ("core.gates.knee_phantom",), "xray_knee": ("core.gates.knee_phantom",),
+    "xray_chest": ("core.synth.chest",), "xray_spine": ("core.synth.spine",),
+    "ct_brain": ("core.gates.ct_phantom", "core.synth.head"), "ct_chest": ("core.gates.ct_phantom",),
+    "xray_cspine": ("core.gates.cspine_phantom",),
+    "reg_xray_chest": ("core.gates.registry_images",), "reg_xray_other": ("core.gates.registry_images",),
+    "reg_mri_other": ("core.gates.registry_images",), "reg_ct_brain": ("core.gates.registry_images",),
+    "reg_ct_other": ("core.gates.registry_images",), "mni_brain": ("core.gates.registry_images",),
+    "reg_ultrasound": ("core.gates.registry_images",),
+    "photo": ("core.gates.negatives",), "text": ("core.gates.negatives",), "noise": ("core.gates.negatives",),
+    "blank": ("core.gates.negatives",), "drawing": ("core.gates.negatives",),
+}
+
 
 @dataclass(frozen=True)
 class Source:
@@ -114,6 +131,27 @@ def _ct_chest(seed: int, size: int, split: str) -> list[np.ndarray]:
     return [make_chest_ct(seed, size)]
 
 
+def _cspine(seed: int, size: int, split: str) -> list[np.ndarray]:
+    from core.gates.cspine_phantom import make_cspine_xray
+
+    return [make_cspine_xray(seed, size)]
+
+
+def _registry(kind: str, part: str) -> Callable[[int, int, str], list[np.ndarray]]:
+    def make(seed: int, size: int, split: str) -> list[np.ndarray]:
+        from core.gates.registry_images import pydicom_images
+
+        return pydicom_images(kind, part, seed, size)
+
+    return make
+
+
+def _mni(seed: int, size: int, split: str) -> list[np.ndarray]:
+    from core.gates.registry_images import mni_slices
+
+    return mni_slices(seed, size)
+
+
 def _photo(seed: int, size: int, split: str) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     names = neg.EVAL_PHOTOS if split == "test" else neg.TRAIN_PHOTOS
@@ -145,6 +183,14 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     Source("xray_knee", "xray", "knee", _knee_xray),
     Source("ct_brain", "ct", "brain", _ct_head),
     Source("ct_chest", "ct", "chest", _ct_chest),
+    Source("xray_cspine", "xray", "spine", _cspine),
+    Source("reg_xray_chest", "xray", "chest", _registry("xray", "chest")),
+    Source("reg_xray_other", "xray", "other", _registry("xray", "other")),
+    Source("reg_mri_other", "mri", "other", _registry("mri", "other")),
+    Source("reg_ct_brain", "ct", "brain", _registry("ct", "brain")),
+    Source("reg_ct_other", "ct", "other", _registry("ct", "other")),
+    Source("mni_brain", "mri", "brain", _mni),
+    Source("reg_ultrasound", "other", "other", _registry("other", "other")),
     Source("photo", "photo", "other", _photo, medical=False),
     Source("text", "other", "other", _text, medical=False),
     Source("noise", "other", "other", _noise, medical=False),
@@ -170,4 +216,4 @@ def generate(source: str, split: str, n: int, size: int, base_seed: int = 0) -> 
     return out[:n]
 
 
-__all__ = ["SPLIT_OFFSETS", "Source", "SOURCES", "generate", "head_volume_views"]
+__all__ = ["SPLIT_OFFSETS", "SOURCE_MODULES", "Source", "SOURCES", "generate", "head_volume_views"]

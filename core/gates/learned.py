@@ -64,6 +64,7 @@ class GateOutput:
         energy: energy score of the kind head (higher = less like the training data).
         ood_threshold: the calibrated energy threshold from the model's metadata (None if absent).
         model_version: ``"input-gate vX"`` for records.
+        known_pairs: kind -> body parts the network was trained on together (from its metadata).
     """
 
     kind: dict[str, float]
@@ -71,6 +72,7 @@ class GateOutput:
     energy: float
     ood_threshold: float | None
     model_version: str
+    known_pairs: dict[str, tuple[str, ...]] | None = None
 
     @property
     def out_of_distribution(self) -> bool:
@@ -89,9 +91,16 @@ class LearnedGate:
         return self._model.logits(batch)
 
     def predict_views(self, views: list[np.ndarray]) -> GateOutput:
-        """Run the network on views (and their left-right mirrors) and average the probabilities."""
+        """Run the network on views (whole and 90 % centre crop, each also mirrored); average the probabilities."""
         side = int(self.meta.input.spatial_shape[0]) if self.meta.input.spatial_shape else INPUT_SIDE_PX
-        batch = np.stack([to_gate_input(v, side) for v in views])
+        inputs = []
+        for v in views:
+            inputs.append(to_gate_input(v, side))
+            # test-time augmentation: a central crop (90 %) besides the whole view, each mirrored
+            r, c = v.shape[:2]
+            dr, dc = int(r * 0.05), int(c * 0.05)
+            inputs.append(to_gate_input(v[dr:r - dr, dc:c - dc], side))
+        batch = np.stack(inputs)
         batch = np.concatenate([batch, batch[:, :, :, ::-1]], axis=0)
         logits = self.logits(np.ascontiguousarray(batch))
         kind_p = _softmax(logits[:, :len(KINDS)]).mean(axis=0)
@@ -105,7 +114,14 @@ class LearnedGate:
             energy=energy,
             ood_threshold=None if thr is None else float(thr),
             model_version=f"{self.meta.id} v{self.meta.version}",
+            known_pairs=self.known_pairs,
         )
+
+    @property
+    def known_pairs(self) -> dict[str, tuple[str, ...]] | None:
+        """Kind -> body parts seen together in training (``known_pairs`` in metadata.json), if recorded."""
+        pairs = self.meta.extra.get("known_pairs")
+        return None if not pairs else {str(k): tuple(v) for k, v in pairs.items()}
 
     def predict_scan(self, scan: Scan) -> GateOutput:
         """Learned kind and body part of a scan (a volume is judged on its three central views)."""

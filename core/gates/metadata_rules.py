@@ -90,6 +90,14 @@ XRAY_MAX_PIXEL_MM = 0.25
 XRAY_MIN_FIELD_MM = 150.0
 
 
+#: MRI field of view (mm, shorter in-plane side) below which a whole head does not fit, and above
+#: which a knee protocol is unlikely (knee MRI fields are typically 140-160 mm, head fields 200-250 mm).
+#: Soft evidence only: the body-part probability is multiplied, never zeroed.
+MR_HEAD_MIN_FIELD_MM = 180.0
+MR_KNEE_MAX_FIELD_MM = 200.0
+FIELD_PRIOR_FACTOR = 0.3
+
+
 @dataclass(frozen=True)
 class MetadataFindings:
     """What the metadata settles; None where it says nothing.
@@ -98,11 +106,14 @@ class MetadataFindings:
         kind: settled image kind, or None.
         body_part: settled body part, or None.
         evidence: one sentence per rule that fired (for the QC report).
+        body_part_prior: soft multipliers for body-part probabilities from geometry
+            (e.g. ``{"brain": 0.3}`` for an MRI field too small for a head).
     """
 
     kind: str | None = None
     body_part: str | None = None
     evidence: tuple[str, ...] = ()
+    body_part_prior: dict[str, float] | None = None
 
 
 def _norm_term(value: object) -> str:
@@ -172,7 +183,17 @@ def apply_rules(scan: Scan) -> MetadataFindings:
                                 "and no MR timing tags (a projection radiograph)")
     if _is_derived_or_localizer(scan):
         evidence.append("ImageType marks a localizer/scout image")
-    return MetadataFindings(kind, part, tuple(evidence))
+    prior = None
+    if kind == "mri" and part is None and scan.meta.get("spacing_known", True) and scan.meta.get("format") == "dicom":
+        sx, sy, _ = scan.spacing
+        field_mm = min(scan.shape[0] * sx, scan.shape[1] * sy)
+        if field_mm < MR_HEAD_MIN_FIELD_MM:
+            prior = {"brain": FIELD_PRIOR_FACTOR}
+            evidence.append(f"an MRI field of view of {field_mm:.0f} mm, small for a whole head")
+        elif field_mm > MR_KNEE_MAX_FIELD_MM:
+            prior = {"knee": FIELD_PRIOR_FACTOR}
+            evidence.append(f"an MRI field of view of {field_mm:.0f} mm, large for a knee")
+    return MetadataFindings(kind, part, tuple(evidence), prior)
 
 
 __all__ = ["MODALITY_KIND", "BODY_PART_TERMS", "Rule", "RULES", "MetadataFindings", "apply_rules"]

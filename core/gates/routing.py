@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.gates.expectations import BODY_PARTS, KINDS
+import numpy as np
+
+from core.gates.expectations import BODY_PARTS, KINDS, KNOWN_PAIRS
 from core.gates.learned import GateOutput, get_learned_gate
 from core.gates.metadata_rules import MetadataFindings, apply_rules
 from core.types import Scan
@@ -54,6 +56,29 @@ def _uniform(names: tuple[str, ...]) -> dict[str, float]:
     return {n: 1.0 / len(names) for n in names}
 
 
+def combine(learned: GateOutput, kind_known: str | None, part_known: str | None,
+            part_prior: dict[str, float] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Joint kind x body-part probabilities from the gate's two heads, metadata and known pairs.
+
+    ``p(kind, part) ∝ p_gate(kind) * p_gate(part) * prior(part) * [pair known]``, with kind or
+    part fixed when metadata settled it; returns the two marginals. Known pairs are those the
+    network was trained on (its metadata's ``known_pairs``; :data:`KNOWN_PAIRS` otherwise), so
+    e.g. an MRI is never called "other body part" by a gate that only saw brain and knee MRI.
+    """
+    pk = np.array([1.0 if k == kind_known else 0.0 for k in KINDS]) if kind_known else \
+        np.array([learned.kind[k] for k in KINDS])
+    pp = np.array([1.0 if b == part_known else 0.0 for b in BODY_PARTS]) if part_known else \
+        np.array([learned.body_part[b] * (part_prior or {}).get(b, 1.0) for b in BODY_PARTS])
+    pairs = learned.known_pairs or KNOWN_PAIRS
+    allowed = np.array([[b in pairs.get(k, ()) for b in BODY_PARTS] for k in KINDS], dtype=float)
+    joint = pk[:, None] * pp[None, :] * allowed
+    if joint.sum() <= 0:  # metadata named a pair the gate does not know (e.g. an MRI of the spine)
+        joint = pk[:, None] * pp[None, :]
+    joint = joint / joint.sum()
+    return ({k: float(v) for k, v in zip(KINDS, joint.sum(axis=1))},
+            {b: float(v) for b, v in zip(BODY_PARTS, joint.sum(axis=0))})
+
+
 def route(scan: Scan, use_learned: bool = True) -> Routing:
     """Kind and body part of ``scan``: metadata rules settle what they can, the learned gate the rest.
 
@@ -77,18 +102,13 @@ def route(scan: Scan, use_learned: bool = True) -> Routing:
             learned = get_learned_gate().predict_scan(scan)
         except ModelUnavailable as exc:
             error = f"The learned input gate is unavailable ({exc})."
-    if kind_known is not None:
-        kind, kind_src = _one_hot(KINDS, kind_known), "metadata"
-    elif learned is not None:
-        kind, kind_src = dict(learned.kind), "learned"
-    else:
-        kind, kind_src = _uniform(KINDS), "unavailable"
-    if part_known is not None:
-        part, part_src = _one_hot(BODY_PARTS, part_known), "metadata"
-    elif learned is not None:
-        part, part_src = dict(learned.body_part), "learned"
-    else:
-        part, part_src = _uniform(BODY_PARTS), "unavailable"
+    kind_src = "metadata" if kind_known is not None else ("learned" if learned is not None else "unavailable")
+    part_src = "metadata" if part_known is not None else ("learned" if learned is not None else "unavailable")
+    if learned is None:
+        kind = _one_hot(KINDS, kind_known) if kind_known is not None else _uniform(KINDS)
+        part = _one_hot(BODY_PARTS, part_known) if part_known is not None else _uniform(BODY_PARTS)
+        return Routing(kind, part, kind_src, part_src, found, learned, error)
+    kind, part = combine(learned, kind_known, part_known, found.body_part_prior)
     return Routing(kind, part, kind_src, part_src, found, learned, error)
 
 

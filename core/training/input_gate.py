@@ -49,6 +49,14 @@ _BURNED_TEXT = ("L", "R", "PA", "AP", "ERECT", "SUPINE", "LAT", "T1", "T2 FLAIR"
                 "W 400 L 40", "PORTABLE", "HFS", "A", "P", "H", "F", "3T", "SAG", "COR", "AX")
 
 
+def known_pairs() -> dict[str, list[str]]:
+    """Kind -> body parts the trained gate saw together (written to metadata; routing masks the rest)."""
+    pairs: dict[str, set[str]] = {k: set() for k in KINDS}
+    for name in DEFAULT_COUNTS:
+        pairs[SOURCES[name].kind].add(SOURCES[name].body_part)
+    return {k: sorted(v, key=BODY_PARTS.index) for k, v in pairs.items() if v}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m core.train input-gate``."""
     parser.add_argument("--seed", type=int, default=0, help="base seed (phantoms, augmentation, initialisation)")
@@ -142,7 +150,9 @@ def augment(x: torch.Tensor, medical: torch.Tensor, out_size: int, stamps: torch
     # --- MR-style contrast remap on half the MR-like scans: piecewise-linear LUT with f(0) = 0 ---
     remap = (u(n) < 0.5) & (medical if mr_like is None else mr_like)
     if remap.any():
-        knots_y = torch.cat([torch.zeros(n, 1), u(n, 4) * 0.9 + 0.1], dim=1)  # 5 knots at 0, .25, .5, .75, 1
+        # 5 knots at 0, .25, .5, .75, 1. The lowest quarter (air, cortical bone, tendons) stays dark:
+        # bone is dark on every MR sequence, and a bright skull would make an MRI look like CT.
+        knots_y = torch.cat([torch.zeros(n, 1), u(n, 1) * 0.25, u(n, 3) * 0.8 + 0.2], dim=1)
         gray = x.mean(dim=1, keepdim=True).clamp(0, 1) * 4.0
         i0 = gray.floor().clamp(0, 3).long()
         frac = gray - i0.float()
@@ -297,6 +307,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   "spatial_shape": [args.image_size, args.image_size], "value_range": [0, 1],
                   "normalization": "per-image 1st..99th percentile -> 0..1 over all channels; resized to the "
                                    "input side without keeping the aspect ratio; grayscale repeated to RGB"},
+        "known_pairs": known_pairs(),
         "thresholds": {"min_probability": 0.6}, "ensemble_weight": None, "ood": ood,
         "training_data": ("Mostly synthetic: core.synth head-volume slices and brain-tumour slices (MRI brain), "
                           "core.synth chest and lumbar-spine radiographs, core.gates drawings of knee MRI/radiographs, "
