@@ -150,9 +150,7 @@ def augment(x: torch.Tensor, medical: torch.Tensor, out_size: int, stamps: torch
     # --- MR-style contrast remap on half the MR-like scans: piecewise-linear LUT with f(0) = 0 ---
     remap = (u(n) < 0.5) & (medical if mr_like is None else mr_like)
     if remap.any():
-        # 5 knots at 0, .25, .5, .75, 1. The lowest quarter (air, cortical bone, tendons) stays dark:
-        # bone is dark on every MR sequence, and a bright skull would make an MRI look like CT.
-        knots_y = torch.cat([torch.zeros(n, 1), u(n, 1) * 0.25, u(n, 3) * 0.8 + 0.2], dim=1)
+        knots_y = torch.cat([torch.zeros(n, 1), u(n, 4) * 0.9 + 0.1], dim=1)  # 5 knots at 0, .25, .5, .75, 1
         gray = x.mean(dim=1, keepdim=True).clamp(0, 1) * 4.0
         i0 = gray.floor().clamp(0, 3).long()
         frac = gray - i0.float()
