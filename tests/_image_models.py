@@ -80,3 +80,10 @@ def spine_folder(root: Path, decision: float | None = None, detector: bool = Tru
     if detector:
         make_yolo(root)
     return root
+
+
+def rule_gates(scan, task_name: str):
+    """The task's input gates without the learned gate model, so task tests do not depend on its quality."""
+    from core.gates import run_gates
+
+    return run_gates(scan, task_name, use_learned=False)

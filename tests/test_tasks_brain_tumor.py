@@ -28,7 +28,7 @@ def _phantom_scan(label: str = "glioma"):
 
 
 def test_result_contract_on_a_phantom_slice(weights: Path) -> None:
-    task = build(weights_dir=weights, settings=replace(get_settings(), confidence_threshold_brain_tumor=0.0))
+    task = build(weights_dir=weights, gate=im.rule_gates, settings=replace(get_settings(), confidence_threshold_brain_tumor=0.0))
     assert isinstance(task, Task) and task.name == "brain-tumor" and set(task.labels) == set(LABELS)
     scan = _phantom_scan()
     r = task(scan)
@@ -46,7 +46,7 @@ def test_result_contract_on_a_phantom_slice(weights: Path) -> None:
 
 
 def test_below_threshold_is_unable_to_determine_with_candidates(weights: Path) -> None:
-    task = build(weights_dir=weights, settings=replace(get_settings(), confidence_threshold_brain_tumor=0.99))
+    task = build(weights_dir=weights, gate=im.rule_gates, settings=replace(get_settings(), confidence_threshold_brain_tumor=0.99))
     r = task(_phantom_scan("meningioma"))
     assert r.status == "rejected" and r.prediction is None
     assert r.reasons[0].startswith("Unable to determine")
@@ -57,18 +57,18 @@ def test_gate_refusal_has_reasons_and_no_prediction(weights: Path) -> None:
     from core.types import Modality, Scan
 
     blank = Scan(np.zeros((1, 256, 256, 1), np.float32), np.eye(4), Modality.UNKNOWN, {}, "blank.png sha256:0")
-    r = build(weights_dir=weights)(blank)
+    r = build(weights_dir=weights, gate=im.rule_gates)(blank)
     assert r.status == "rejected" and r.reasons and r.prediction is None and not r.qc.accepted
     assert r.probabilities == ()
 
 
 def test_no_models_is_a_refusal_not_a_crash(tmp_path: Path) -> None:
-    r = build(weights_dir=tmp_path)(_phantom_scan())
+    r = build(weights_dir=tmp_path, gate=im.rule_gates)(_phantom_scan())
     assert r.status == "rejected" and "No model is available" in r.reasons[0]
 
 
 def test_real_samples(weights: Path, samples_dir: Path) -> None:
-    task = build(weights_dir=weights)
+    task = build(weights_dir=weights, gate=im.rule_gates)
     for path in sorted((samples_dir / "brain_tumor").glob("*.jpg")):
         r = task(load_scan(path))
         assert r.status in ("ok", "rejected") and r.qc.accepted, (path.name, r.reasons)
@@ -94,7 +94,7 @@ def test_registry_builds_from_settings(weights: Path, monkeypatch: pytest.Monkey
 def test_concurrent_calls_give_the_serial_answer(weights: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    task = build(weights_dir=weights)
+    task = build(weights_dir=weights, gate=im.rule_gates)
     scans = [_phantom_scan(label) for label in ("glioma", "pituitary")]
     serial = [task(s) for s in scans]
     with ThreadPoolExecutor(4) as pool:

@@ -35,7 +35,7 @@ def test_confidence_levels(p: float, name: str) -> None:
 
 
 def test_ensemble_is_the_weighted_mean_of_both_models(weights: Path) -> None:
-    task = build(weights_dir=weights, settings=replace(get_settings(), confidence_threshold_chest_xray=0.0))
+    task = build(weights_dir=weights, gate=im.rule_gates, settings=replace(get_settings(), confidence_threshold_chest_xray=0.0))
     assert task.weights == pytest.approx({"cx-densenet": 0.6, "cx-mobilenet": 0.4})
     r = task(_phantom_chest())
     assert r.status == "ok", r.reasons
@@ -57,12 +57,12 @@ def test_ensemble_is_the_weighted_mean_of_both_models(weights: Path) -> None:
 
 
 def test_unable_to_determine_keeps_candidates(weights: Path) -> None:
-    r = build(weights_dir=weights, settings=replace(get_settings(), confidence_threshold_chest_xray=0.999))(_phantom_chest())
+    r = build(weights_dir=weights, gate=im.rule_gates, settings=replace(get_settings(), confidence_threshold_chest_xray=0.999))(_phantom_chest())
     assert r.status == "rejected" and r.reasons[0].startswith("Unable to determine") and len(r.probabilities) == 3
 
 
 def test_real_samples_png_and_dicom(weights: Path, samples_dir: Path) -> None:
-    task = build(weights_dir=weights)
+    task = build(weights_dir=weights, gate=im.rule_gates)
     files = sorted((samples_dir / "chest_xray").glob("*.png")) + sorted((samples_dir / "chest_xray").glob("*.dcm"))
     assert len(files) == 4
     for path in files:

@@ -34,7 +34,7 @@ def test_decision_confidence() -> None:
 
 
 def test_default_weights_and_unverified_threshold(tmp_path: Path) -> None:
-    task = build(weights_dir=im.spine_folder(tmp_path, detector=False))
+    task = build(weights_dir=im.spine_folder(tmp_path, detector=False), gate=im.rule_gates)
     raw = {m.id: task.weight_of(m) for m in task.members}
     assert raw == {"sp-densenet": DEFAULT_FAMILY_WEIGHTS["densenet"], "sp-resnet": DEFAULT_FAMILY_WEIGHTS["resnet"],
                    "sp-efficientnet": DEFAULT_FAMILY_WEIGHTS["efficientnet"]}
@@ -50,13 +50,13 @@ def test_default_weights_and_unverified_threshold(tmp_path: Path) -> None:
 
 
 def test_metadata_copy_of_0449_is_still_flagged_unverified(tmp_path: Path) -> None:
-    task = build(weights_dir=im.spine_folder(tmp_path, decision=DEFAULT_DECISION_THRESHOLD, detector=False))
+    task = build(weights_dir=im.spine_folder(tmp_path, decision=DEFAULT_DECISION_THRESHOLD, detector=False), gate=im.rule_gates)
     assert task.decision_threshold == (DEFAULT_DECISION_THRESHOLD, "metadata of sp-densenet")
     assert task(_phantom_spine()).extras["threshold_unverified"]
 
 
 def test_abnormal_runs_the_detector_with_pixel_boxes(forced_abnormal: Path) -> None:
-    task = build(weights_dir=forced_abnormal)
+    task = build(weights_dir=forced_abnormal, gate=im.rule_gates)
     assert task.detector is not None and task.decision_threshold == (0.0, "metadata of sp-densenet")
     scan = _phantom_spine()
     r = task(scan)
@@ -76,7 +76,7 @@ def test_abnormal_runs_the_detector_with_pixel_boxes(forced_abnormal: Path) -> N
 
 def test_real_spine_dicom(forced_abnormal: Path, samples_dir: Path) -> None:
     [path] = sorted((samples_dir / "spine_xray").glob("*.dicom"))
-    r = build(weights_dir=forced_abnormal)(load_scan(path))
+    r = build(weights_dir=forced_abnormal, gate=im.rule_gates)(load_scan(path))
     assert r.qc.accepted, r.reasons
     assert r.status == "ok" and r.prediction == "abnormal"
     img_rows, img_cols = load_scan(path).shape[1], load_scan(path).shape[0]

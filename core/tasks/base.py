@@ -131,13 +131,16 @@ class ClassifierTask:
         default_labels: label list used when no model is available (for display).
         weights_dir: where model folders are found (default ``settings.weights_dir``).
         settings: thresholds and device (default :func:`get_settings`).
+        gate: ``gate(scan, task_name) -> QCReport``; default :func:`run_task_gates` (tests pass a
+            variant without the learned gate so they test this task, not the gate model).
     """
 
     activation_default = "softmax"
 
     def __init__(self, name: str, default_labels: Sequence[str], weights_dir: Any = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, gate: Callable[[Scan, str], QCReport] | None = None) -> None:
         self.name = name
+        self.gate = gate or run_task_gates
         self.settings = settings or get_settings()
         self.weights_dir = weights_dir if weights_dir is not None else self.settings.weights_dir
         self.model_infos: list[ModelInfo] = list_models(self.weights_dir, task=name, role="classifier")
@@ -275,7 +278,7 @@ class ClassifierTask:
         t_all = time.perf_counter()
 
         t = time.perf_counter()
-        qc = run_task_gates(scan, self.name)
+        qc = self.gate(scan, self.name)
         timings["gate_s"] = time.perf_counter() - t
         if not qc.accepted:
             timings["total_s"] = time.perf_counter() - t_all

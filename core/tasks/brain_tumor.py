@@ -20,6 +20,6 @@ class BrainTumorTask(ClassifierTask):
     """Four-class brain tumour classifier on one MRI slice."""
 
 
-def build(weights_dir=None, settings=None) -> BrainTumorTask:
+def build(weights_dir=None, settings=None, gate=None) -> BrainTumorTask:
     """The brain-tumor task with every available ``brain-tumor`` model folder loaded."""
-    return BrainTumorTask("brain-tumor", LABELS, weights_dir=weights_dir, settings=settings)
+    return BrainTumorTask("brain-tumor", LABELS, weights_dir=weights_dir, settings=settings, gate=gate)

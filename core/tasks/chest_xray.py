@@ -96,6 +96,6 @@ class ChestXrayTask(ClassifierTask):
         return Decision(prediction, confidence, cam_label=top, extras=extras)
 
 
-def build(weights_dir=None, settings=None) -> ChestXrayTask:
+def build(weights_dir=None, settings=None, gate=None) -> ChestXrayTask:
     """The chest-xray task with every available ``chest-xray`` model folder loaded."""
-    return ChestXrayTask("chest-xray", default_findings(), weights_dir=weights_dir, settings=settings)
+    return ChestXrayTask("chest-xray", default_findings(), weights_dir=weights_dir, settings=settings, gate=gate)

@@ -61,8 +61,8 @@ def decision_confidence(score: float, threshold: float) -> float:
 class SpineXrayTask(ClassifierTask):
     """Normal/abnormal spine radiograph ensemble plus lesion detection."""
 
-    def __init__(self, name: str, default_labels, weights_dir=None, settings=None) -> None:
-        super().__init__(name, default_labels, weights_dir=weights_dir, settings=settings)
+    def __init__(self, name: str, default_labels, weights_dir=None, settings=None, gate=None) -> None:
+        super().__init__(name, default_labels, weights_dir=weights_dir, settings=settings, gate=gate)
         self.labels = LABELS
         self.detector: LoadedModel | None = None
         self.detector_infos = [i for t in ("spine-xray", "spine-detector")
@@ -160,6 +160,6 @@ class SpineXrayTask(ClassifierTask):
         return {"boxes": tuple(boxes), "extras": extras}
 
 
-def build(weights_dir=None, settings=None) -> SpineXrayTask:
+def build(weights_dir=None, settings=None, gate=None) -> SpineXrayTask:
     """The spine-xray task: every available ``spine-xray`` classifier plus the first available detector."""
-    return SpineXrayTask("spine-xray", LABELS, weights_dir=weights_dir, settings=settings)
+    return SpineXrayTask("spine-xray", LABELS, weights_dir=weights_dir, settings=settings, gate=gate)
