@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 
 
 def _chris_256(path: Path):
-    import nibabel as nib
     import numpy as np
     from scipy import ndimage
 
@@ -45,7 +44,6 @@ def _chris_256(path: Path):
     aff = scan.affine.copy()
     aff[:3, :3] = scan.affine[:3, :3] @ np.diag(zoom)
     aff[:3, 3] = aff[:3, :3] @ (-off.astype(float)) + scan.affine[:3, 3]
-    del nib
     return Scan(out[None], aff, scan.modality, scan.meta, "chris_t1 resampled to 1 mm 256^3", scan.history + ("bench: 1 mm 256^3",))
 
 

@@ -137,6 +137,15 @@ def test_refuses_limb_like_volume(lowres):
     assert "brain" in str(exc.value).lower() or "head" in str(exc.value).lower()
 
 
+def test_refuses_head_sized_blob_without_brain(lowres):
+    """A uniform ball passes the affine gate (a blob is brain-shaped) but has no brain inside."""
+    idx = np.indices((80, 96, 80)) - np.array([40, 48, 40])[:, None, None, None]
+    ball = (np.sqrt((idx ** 2).sum(0)) < 30) * 1.0 + np.random.default_rng(2).normal(0, 0.02, (80, 96, 80))
+    with pytest.raises(NoBrainFoundError) as exc:
+        analyze(_scan(ball.astype(np.float32)))
+    assert "brain" in str(exc.value).lower()
+
+
 def test_refuses_noise_volume(lowres):
     img = np.random.default_rng(1).random((80, 96, 80)).astype(np.float32)
     with pytest.raises(NoBrainFoundError):

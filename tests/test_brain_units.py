@@ -135,6 +135,13 @@ def test_cnn_unavailable_and_rejecting(monkeypatch):
     st, _ = _run_cnn(scan)
     assert st.status == "unavailable" and "not a brain" in st.reasons[0]
 
+    def broken(name):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(tasks, "get_task", broken)
+    st, _ = _run_cnn(scan)
+    assert st.status == "unavailable" and "IndexError" in st.reasons[0]
+
 
 # --- geometry ------------------------------------------------------------------------------------
 def test_ants_conversion_roundtrip():

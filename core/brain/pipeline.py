@@ -15,19 +15,21 @@ missing age, weak registration) go into ``report.qc``.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
 
 from core.brain import grading, norms
 from core.brain import preprocess as prep
-from core.brain.preprocess import NoBrainFoundError, NotAVolumeError
-from core.brain.report import GRADES, STAGE_LABELS, UNABLE, Biomarkers, BrainReport, Stage
+from core.brain.preprocess import NoBrainFoundError, NotAVolumeError  # noqa: F401  (documented raises)
+from core.brain.report import STAGE_LABELS, UNABLE, Biomarkers, BrainReport, Stage
 from core.config import get_settings
 from core.types import Check, QCReport, RejectedInput, Scan, Severity
+
+_LOG = logging.getLogger(__name__)
 
 WORKING_SPACING_MM = 1.0
 LOWRES_MM = 2.0
@@ -38,6 +40,9 @@ ICV_RANGE_L = (0.8, 2.5)
 # input is not a head; between the two a warning is raised.
 MIN_AFFINE_SIMILARITY = 0.30
 WARN_AFFINE_SIMILARITY = 0.40
+# Same measure after SyN inside the deep-brain box: 0.5 (phantoms) to 0.78 (real head); a
+# uniform blob that passed the affine gate gave 0.17.
+MIN_SYN_SIMILARITY = 0.30
 BOX_MARGIN_MM = 10.0
 SYN_ITERATIONS = (60, 30, 0)
 SYN_BOX_SPACING_MM = 2.0
@@ -99,32 +104,30 @@ def _crop_affine(affine: np.ndarray, sl: tuple[slice, ...]) -> np.ndarray:
     return a
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    lab, n = ndimage.label(mask)
-    if n <= 1:
-        return mask
-    sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
-    return lab == (int(np.argmax(sizes)) + 1)
+def _unavailable(reason: str) -> Stage:
+    return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn", reasons=(reason,))
 
 
 def _run_cnn(scan: Scan) -> tuple[Stage, object]:
     """The Alzheimer's CNN task, or an 'unavailable' stage saying why it could not run."""
-    from core.models.loading import ModelUnavailable
-    from core.tasks import get_task
+    try:
+        from core.tasks import get_task
 
-    try:
         task = get_task("alzheimers")
-    except (KeyError, ImportError, FileNotFoundError, OSError, ModelUnavailable) as exc:
-        return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn",
-                     reasons=(f"The Alzheimer's CNN is not available: {exc}",)), None
-    try:
         res = task(scan)
-    except ModelUnavailable as exc:
-        return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn",
-                     reasons=(f"The Alzheimer's CNN is not available: {exc}",)), None
     except RejectedInput as exc:
-        return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn",
-                     reasons=(f"The Alzheimer's CNN refused this input: {exc}",)), None
+        return _unavailable(f"The Alzheimer's CNN refused this input: {exc}"), None
+    except (KeyError, ImportError, FileNotFoundError) as exc:
+        return _unavailable(f"The Alzheimer's CNN is not available: {exc}"), None
+    except Exception as exc:  # noqa: BLE001 - isolate the optional CNN; logged and shown, not swallowed
+        # Volumetry must not be lost because the optional CNN failed (ModelUnavailable, or a
+        # bug there): the traceback goes to the log and the message is shown as the reason.
+        # core.models.loading.ModelUnavailable is matched by name so that a broken import chain
+        # of the CNN cannot break this handler too.
+        if type(exc).__name__ == "ModelUnavailable":
+            return _unavailable(f"The Alzheimer's CNN is not available: {exc}"), None
+        _LOG.exception("Alzheimer's CNN failed")
+        return _unavailable(f"The Alzheimer's CNN failed ({type(exc).__name__}: {exc}); see the logs."), None
     probs = {str(lab): float(p) for lab, p in zip(res.labels, res.probabilities)}
     if not probs:
         return Stage(label=UNABLE, probabilities={}, status="unavailable", source="cnn",
@@ -258,6 +261,10 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
     subj = reg.to_ants(n4, affine)
     syn = reg.syn_register_box(subj, reg.to_ants(box_img, box_aff), aff, iterations=SYN_ITERATIONS)
     history.append(f"brain: SyN (CC, radius 2) in the deep-brain box, {SYN_BOX_SPACING_MM:g} mm")
+    if syn.similarity < MIN_SYN_SIMILARITY:
+        raise NoBrainFoundError(
+            "No brain was found: the deep brain structures (ventricles, hippocampi) do not match the template "
+            f"(similarity {syn.similarity:.2f}; heads give >= {MIN_SYN_SIMILARITY:.2f}). Upload a T1-weighted head MRI volume.")
     timer.lap("syn")
 
     # --- warp template maps onto the subject --------------------------------------------------
@@ -280,10 +287,10 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
     ti = tis.estimate_intensities(n4, tmpl_brain, _embed(p_lv >= 0.5, sbox, vol.shape),
                                   _embed((p_hl >= 0.5) | (p_hr >= 0.5), sbox, vol.shape), spacing[0])
     if not ti.contrast_ok:
-        checks.append(Check("tissue_contrast", False, Severity.WARNING,
-                            "Grey/white/CSF intensities are not in T1 order or poorly separated "
-                            f"(CSF {ti.csf:.2f}, GM {ti.gm:.2f}, WM {ti.wm:.2f}): is this a T1-weighted scan?",
-                            value=(round(ti.csf, 3), round(ti.gm, 3), round(ti.wm, 3))))
+        raise NoBrainFoundError(
+            "No brain tissue contrast was found: cerebrospinal fluid, grey and white matter are not in "
+            f"T1-weighted order or not separated (CSF {ti.csf:.2f}, GM {ti.gm:.2f}, WM {ti.wm:.2f} of the "
+            "head's bright end). Upload a T1-weighted head MRI volume.")
     icv, bone_level, icv_voxels = tis.intracranial_mask(n4, tmpl_brain, ti, spacing[0])
     seg = tis.segment(n4, icv, ti)
     hl = _embed(tis.gate_hippocampus(img_box, p_hl, ti), sbox, vol.shape)
