@@ -135,8 +135,12 @@ def test_risk_calculator_without_a_scan():
 
 
 @pytest.mark.slow
-def test_real_analysis_on_a_small_phantom():
-    ph = make_head_phantom(seed=33, shape=(96, 112, 96), spacing_mm=2.0, atrophy=0.3)  # whole head in view
+def test_real_analysis_on_a_small_phantom(monkeypatch):
+    from core.brain import pipeline
+
+    # the 2 mm working grid the volumetry tests use for this phantom (the page is under test, not accuracy)
+    monkeypatch.setattr(pipeline, "WORKING_SPACING_MM", 2.0)
+    ph = make_head_phantom(seed=3, shape=(84, 100, 84), spacing_mm=2.0, atrophy=0.2)
     at = run_page(PAGE, timeout_s=600)
     at = _with_inputs(at, age=70, sex="M")
     at = upload(at, [("phantom_t1.nii.gz", as_nifti_bytes(ph.scan))], key="brain_upload")
