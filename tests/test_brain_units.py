@@ -180,3 +180,19 @@ def test_atlas_rois_are_freesurfer_sized():
     # left hippocampus on the left (x < 0 in RAS)
     x = (np.argwhere(r.hippocampus_left) @ r.affine[:3, :3].T + r.affine[:3, 3])[:, 0]
     assert x.max() < 0
+
+
+def test_split_left_right_follows_template_midline():
+    from core.brain.pipeline import _split_lr
+
+    mask = np.zeros((10, 4, 4), bool)
+    mask[1:3, 1, 1] = True  # x = -4..-3 mm: left
+    mask[7:9, 1, 1] = True  # x = +2..+3 mm: right
+    aff = np.eye(4)
+    aff[0, 3] = -5.0
+    left, right = _split_lr(mask, aff, np.eye(4))
+    assert left.sum() == 2 and right.sum() == 2 and left[1, 1, 1] and right[8, 1, 1]
+    shifted = np.eye(4)
+    shifted[0, 3] = 3.0  # subject midline at x = +3 mm: the voxel at +2 mm is now left
+    left, right = _split_lr(mask, aff, shifted)
+    assert left.sum() == 3 and right.sum() == 1

@@ -306,7 +306,7 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
     timer.lap("thickness")
 
     # --- volumes -------------------------------------------------------------------------------
-    lv_left, lv_right = _split_lr(lv, affine)
+    lv_left, lv_right = _split_lr(lv, affine, aff.matrix_ras)
     vols = {
         "icv": icv_voxels * voxel_ml,
         "brain": (seg.gm.sum() + seg.wm.sum()) * voxel_ml,
@@ -366,16 +366,21 @@ def _embed(sub: np.ndarray, sl: tuple[slice, ...], shape: tuple[int, ...]) -> np
     return out
 
 
-def _split_lr(mask: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Left/right halves of a mask by the midline of its own extent (x < midline = left in RAS)."""
+def _split_lr(mask: np.ndarray, affine: np.ndarray, matrix_ras: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left/right parts of a mask by the template's mid-sagittal plane (template x < 0 = left).
+
+    ``matrix_ras`` maps template RAS mm to subject RAS mm (the affine registration), so the
+    split follows the subject's own midline even when the head is tilted or off-centre.
+    """
     if not mask.any():
         return mask, mask
     idx = np.argwhere(mask)
-    x_ras = idx @ affine[0, :3] + affine[0, 3]
-    mid = 0.5 * (x_ras.min() + x_ras.max())
+    ras = idx @ affine[:3, :3].T + affine[:3, 3]
+    inv = np.linalg.inv(matrix_ras)
+    x_t = ras @ inv[0, :3] + inv[0, 3]
     left = np.zeros_like(mask)
     right = np.zeros_like(mask)
-    sel = x_ras < mid
+    sel = x_t < 0
     left[tuple(idx[sel].T)] = True
     right[tuple(idx[~sel].T)] = True
     return left, right
