@@ -82,7 +82,13 @@ def test_left_right_and_anatomy_on_low_res_phantom(small_report, small_phantom):
 
 
 def test_deterministic(lowres, small_phantom, small_report):
+    import tempfile
+    from pathlib import Path
+
+    before = set(Path(tempfile.gettempdir()).glob("radlens_ants_*"))
     again = analyze(small_phantom.scan, age_years=70, sex="F", run_cnn=False)
+    # ANTs transform files live in a per-analysis folder that is removed afterwards.
+    assert set(Path(tempfile.gettempdir()).glob("radlens_ants_*")) == before
     assert again.volumes_ml == small_report.volumes_ml
     assert again.biomarkers.as_dict() == small_report.biomarkers.as_dict()
     assert again.stage.probabilities == small_report.stage.probabilities

@@ -183,6 +183,13 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
         NoBrainFoundError: blank/noise volume or anatomy that does not register as a head.
     """
     from core.brain import register as reg
+
+    with reg.workspace():
+        return _analyze(scan, age_years, sex, run_cnn=run_cnn)
+
+
+def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: bool) -> BrainReport:
+    from core.brain import register as reg
     from core.brain.atlas import template_rois
     from core.brain import tissue as tis
     from core.brain.thickness import cortical_thickness_mm

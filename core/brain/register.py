@@ -12,8 +12,12 @@ conversion to ANTs' LPS images lives here only.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,6 +31,30 @@ import ants  # noqa: E402
 
 ANTS_SEED = 20240611
 _LPS = np.diag([-1.0, -1.0, 1.0])
+
+
+# ANTs writes its transforms to files; they live in one temporary folder per analysis,
+# removed when the analysis ends so nothing is left in /tmp.
+_WORKDIR: contextvars.ContextVar[str | None] = contextvars.ContextVar("radlens_ants_workdir", default=None)
+
+
+@contextlib.contextmanager
+def workspace() -> Iterator[str]:
+    """Temporary folder for ANTs transform files, deleted on exit with everything in it."""
+    path = tempfile.mkdtemp(prefix="radlens_ants_")
+    token = _WORKDIR.set(path)
+    try:
+        yield path
+    finally:
+        _WORKDIR.reset(token)
+        shutil.rmtree(path)
+
+
+def _outprefix(step: str) -> str:
+    base = _WORKDIR.get()
+    if base is None:
+        raise RuntimeError("ANTs registration must run inside core.brain.register.workspace()")
+    return tempfile.mkdtemp(prefix=f"{step}_", dir=base) + "/"
 
 
 def _seed_ants() -> None:
@@ -172,7 +200,7 @@ def affine_register(
         aff_iterations=(200, 200, 100) if initial_transform is None else (100, 50),
         aff_shrink_factors=(4, 2, 1) if initial_transform is None else (2, 1),
         aff_smoothing_sigmas=(2, 1, 0) if initial_transform is None else (1, 0),
-        outprefix=tempfile.mkdtemp(prefix="radlens_aff_") + "/",
+        outprefix=_outprefix("aff"),
     )
     if initial_transform is not None:
         kwargs["initial_transform"] = initial_transform
@@ -230,7 +258,7 @@ def syn_register_box(
         grad_step=0.2,
         flow_sigma=3,
         total_sigma=0,
-        outprefix=tempfile.mkdtemp(prefix="radlens_syn_") + "/",
+        outprefix=_outprefix("syn"),
     )
     inv = tuple(reg["invtransforms"])
     which = tuple(f.endswith(".mat") for f in inv)
