@@ -107,7 +107,9 @@ def test_yolo_detector_loads_and_detects(tmp_path: Path) -> None:
     det = load_model(info, device="cpu")
     image = np.zeros((200, 300, 3), np.uint8)
     image[50:150, 100:200] = 255
+    threads = torch.get_num_threads()
     boxes = det.detect(image)
+    assert torch.get_num_threads() == threads  # ultralytics must not leave torch with fewer threads
     assert isinstance(boxes, list)
     for b in boxes:
         assert 0 <= b.x0 <= b.x1 <= 300 and 0 <= b.y0 <= b.y1 <= 200 and b.label in info.metadata.labels

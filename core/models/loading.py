@@ -290,7 +290,13 @@ class LoadedModel:
         # ultralytics reads numpy images as BGR; our image is RGB, so flip the channel order
         bgr = np.ascontiguousarray(image_rgb[..., ::-1])
         with self.lock:
-            res = self.yolo.predict(bgr, conf=conf, iou=iou, imgsz=imgsz, device=self.device, verbose=False)[0]
+            threads = torch.get_num_threads()
+            try:
+                res = self.yolo.predict(bgr, conf=conf, iou=iou, imgsz=imgsz, device=self.device, verbose=False)[0]
+            finally:
+                # ultralytics' select_device sets torch's CPU threads to cpu_count - 1 process-wide (1 on a
+                # 2-core machine), which would slow every other model down
+                torch.set_num_threads(threads)
         boxes: list[Box] = []
         if res.boxes is None or len(res.boxes) == 0:
             return boxes
