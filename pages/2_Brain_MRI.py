@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.ui import brain, common
+from core.ui import brain, common, records
 
 common.page_setup("Brain MRI")
 st.title("Brain MRI: volumetry, Alzheimer's staging and progression risk")
@@ -20,6 +20,9 @@ if choice is None:
 outcome = common.load_input(choice, "brain")
 if outcome.scan is None or not outcome.qc.accepted:
     st.subheader("Input check")
-    common.render_qc(outcome.qc, outcome.error)
+    common.render_qc(outcome.qc)
+    records.render_qc_report(outcome.qc, outcome.scan, choice.label, key="brain_qc_pdf")
     st.stop()
-brain.render_analysis(outcome.scan, inputs, "brain")
+report = brain.render_analysis(outcome.scan, inputs, "brain")
+if report is not None:
+    records.render_brain_record_and_report(outcome.scan, report, risk=records.brain_risk_from_page(report, inputs, "brain"))

@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.config import get_settings
 from core.types import Result, Scan
-from core.ui import common
+from core.ui import common, records
 
 # task -> (sub-folder of settings.samples_dir holding public scans of that kind, sample-case kinds)
 PUBLIC_SAMPLE_FOLDERS: dict[str, str] = {"brain-tumor": "brain_tumor", "chest-xray": "chest_xray",
@@ -181,7 +181,8 @@ def task_page(task_name: str, key: str) -> None:
     outcome = common.load_input(choice, key)
     if outcome.scan is None or not outcome.qc.accepted:
         st.subheader("Input check")
-        common.render_qc(outcome.qc, outcome.error)
+        common.render_qc(outcome.qc)
+        records.render_qc_report(outcome.qc, outcome.scan, choice.label, key=f"{key}_qc_pdf")
         return
     scan = outcome.scan
     result = _run(task_name, str(get_settings().weights_dir), choice.digest + ":" + scan.source, scan)
@@ -204,6 +205,7 @@ def task_page(task_name: str, key: str) -> None:
                           for m, probs in result.per_model.items()], hide_index=True, width="stretch")
     with st.expander("Metadata (de-identified)", expanded=task_name == "spine-xray"):
         common.render_metadata(scan)
+    records.render_record_and_report(scan, result=result, key=f"{key}_records")
 
 
 __all__ = ["task_page", "cached_task", "choose_input", "public_samples", "render_findings", "render_image",
