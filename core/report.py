@@ -83,11 +83,27 @@ def qc_section(qc: QCReport) -> ReportSection:
     n_warn = len(qc.warnings)
     verdict = (("Accepted" + (f" with {n_warn} warning(s): reliability may be lower." if n_warn else "."))
                if qc.accepted else "Refused: " + " ".join(qc.reasons))
-    rows = [("Check", "Result", "Severity", "Message")]
+    rows = [("Check", "Result", "Measured", "Message")]
     for check in qc.checks:
-        rows.append((check.code, "pass" if check.passed else "FAIL",
-                     "-" if check.passed else check.severity.value, check.message))
-    return ReportSection("Input checks (QC report)", (verdict,), tuple(rows) if len(rows) > 1 else None)
+        result = "pass" if check.passed else ("REFUSED" if check.severity.value == "error" else check.severity.value.upper())
+        rows.append((check.code, result, _short_value(check.value), check.message))
+    paragraphs = (verdict,)
+    if any(c.passed for c in qc.checks):
+        # Some gates keep one message per check, worded for the failing case; say so rather than confuse.
+        paragraphs += ("For a passed check, the message may be the text shown when that check fails.",)
+    return ReportSection("Input checks (QC report)", paragraphs, tuple(rows) if len(rows) > 1 else None)
+
+
+def _short_value(value: Any, limit: int = 60) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{k} {_short_value(v, 20)}" for k, v in value.items())
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def result_sections(result: Result, images: Sequence[ReportImage] = ()) -> list[ReportSection]:
