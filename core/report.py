@@ -297,9 +297,12 @@ def result_images(scan: Scan, result: Result) -> list[ReportImage]:
     cam_label = result.extras.get("cam_label")
     cams = (result.extras.get("cams_by_model") or {}).get(cam_model) or result.extras.get("cams") or {}
     if cam_label in cams:
-        shown = overlay_heatmap(shown, np.asarray(cams[cam_label], dtype=np.float32), opacity=0.4, min_value=0.2)
+        heat = np.asarray(cams[cam_label], dtype=np.float32)
+        shown = overlay_heatmap(shown, heat, opacity=0.4, min_value=0.2)
+        empty = not np.any(np.nan_to_num(heat) >= 0.2)
         parts.append(f"with the Grad-CAM of {cam_model or 'the primary model'} for '{cam_label}' "
-                     "(where the network looked; not a lesion outline)")
+                     + ("(empty: the network found no positive evidence for this class in the image)" if empty else
+                        "(where the network looked; not a lesion outline)"))
     if result.boxes:
         shown = draw_boxes(shown, result.boxes)
         parts.append(f"and {len(result.boxes)} detected region(s)")

@@ -134,3 +134,13 @@ def test_qc_pdf_of_a_refused_input_without_a_scan():
     text = " ".join(_pages(qc_pdf(refused, None, name="notes.png")))
     assert "Refused: The file is not a supported scan." in text and "notes.png" in text
     assert "research use only" in text
+
+
+def test_an_empty_grad_cam_is_said_to_be_empty():
+    from dataclasses import replace
+
+    base = task_result()
+    zero = {"Cardiomegaly": np.zeros((32, 32), np.float32)}
+    result = replace(base, extras={**base.extras, "cams": zero, "cams_by_model": {"cx-a": zero}})
+    (image,) = result_images(xray_scan(), result)
+    assert "empty: the network found no positive evidence" in image.caption
