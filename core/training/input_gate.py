@@ -40,11 +40,12 @@ DEFAULT_COUNTS: dict[str, int] = {
     "mri_brain_slice": 320, "mri_brain_head": 240, "mri_knee": 240, "xray_chest": 320, "xray_spine": 320,
     "xray_knee": 100, "ct_brain": 120, "ct_chest": 100, "photo": 300, "text": 120, "noise": 100, "blank": 40,
     "drawing": 120, "xray_cspine": 200, "reg_xray_chest": 160, "reg_ct_brain": 60, "mni_brain": 200,
-    "reg_ultrasound": 30,
 }
 # Not used: the registry's real MR/CT/X-ray images of *other* body parts (reg_mri_other, reg_ct_other,
 # reg_xray_other). With phantoms for every named body part, they taught the gate the shortcut
-# "real-looking texture -> other", which sent real brain and spine scans to "other".
+# "real-looking texture -> other", which sent real brain and spine scans to "other". The one
+# pydicom-data ultrasound image (reg_ultrasound; sampled as often as a whole phantom family)
+# did the same to a real sagittal T1 brain JPG, so it is left out too.
 _BURNED_TEXT = ("L", "R", "PA", "AP", "ERECT", "SUPINE", "LAT", "T1", "T2 FLAIR", "SE 3 IM 12", "2016-08-30",
                 "W 400 L 40", "PORTABLE", "HFS", "A", "P", "H", "F", "3T", "SAG", "COR", "AX")
 
@@ -71,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every per-source image count")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1 is fastest on a shared 2-core machine)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from this model.safetensors (fine-tune) instead of random weights")
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / MODEL_ID, help="model folder to write")
 
 
@@ -134,7 +137,11 @@ def augment(x: torch.Tensor, medical: torch.Tensor, out_size: int, stamps: torch
     med = medical.float()
     # --- geometry (one affine grid per image) ---
     zoom = torch.exp((u(n) - 0.45) * 0.7)  # >1 zooms out
-    aspect = torch.exp((u(n) - 0.5) * 0.3)
+    # Tight crops on a third of the scans (real JPG exports are often cropped to the skull or
+    # film edge), so "anatomy fills the frame" is no cue for one body part (the knee phantom does).
+    tight = (u(n) < 0.33) & medical
+    zoom = torch.where(tight, 0.5 + 0.3 * u(n), zoom)
+    aspect = torch.exp((u(n) - 0.5) * 0.6)
     angle = (u(n) - 0.5) * torch.where(medical, torch.tensor(0.52), torch.tensor(math.pi * 2))
     flip_lr = torch.where(u(n) < 0.5, -1.0, 1.0)
     flip_ud = torch.where((u(n) < 0.3) & ~medical, -1.0, 1.0)
@@ -159,6 +166,28 @@ def augment(x: torch.Tensor, medical: torch.Tensor, out_size: int, stamps: torch
         lut_hi = torch.gather(ky.expand(n, 5, out_size, out_size), 1, (i0 + 1).clamp(max=4))
         mapped = (lut_lo + (lut_hi - lut_lo) * frac).expand(-1, 3, -1, -1)
         x = torch.where(remap.view(n, 1, 1, 1), mapped, x)
+    # --- smooth multiplicative bias field on MR-like scans (coil shading of real MR exports) ---
+    mr = medical if mr_like is None else mr_like
+    bias_on = (u(n) < 0.4) & mr
+    if bias_on.any():
+        field = torch.exp(F.interpolate(torch.randn(n, 1, 4, 4, generator=g) * 0.25, size=(out_size, out_size),
+                                        mode="bicubic", align_corners=False))
+        x = torch.where(bias_on.view(n, 1, 1, 1), x * field, x)
+    # --- fine tissue texture on scans (phantoms are piecewise smooth; real tissue is not, and
+    # texture alone must not mean "photograph") ---
+    tex_on = (u(n) < 0.5) & medical
+    if tex_on.any():
+        tex = F.avg_pool2d(torch.randn(n, 1, out_size, out_size, generator=g), 3, stride=1, padding=1)
+        x = torch.where(tex_on.view(n, 1, 1, 1), x * (1 + tex * (0.15 + 0.35 * u(n, 1, 1, 1))), x)
+    # --- histogram equalisation on some scans (8-bit exports are often equalised or windowed hard),
+    # so the intensity histogram is no cue ---
+    eq_on = (u(n) < 0.2) & medical
+    for i in torch.nonzero(eq_on).flatten().tolist():
+        gray = x[i].mean(dim=0).flatten()
+        ranks = torch.empty_like(gray)
+        ranks[torch.argsort(gray)] = torch.linspace(0, 1, gray.numel())
+        ranks = torch.where(gray <= 0.08, gray, ranks)  # background air stays dark
+        x[i] = ranks.view(1, out_size, out_size).expand(3, -1, -1).clone()
     # --- gamma, contrast, brightness ---
     gamma = torch.exp((u(n, 1, 1, 1) - 0.5) * 1.4)
     x = x.clamp(0, 1) ** gamma
@@ -234,6 +263,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t_data = time.perf_counter() - t0
     n_kind = len(KINDS)
     net = timm.create_model(args.architecture, pretrained=False, num_classes=len(LABELS), in_chans=3)
+    if args.init is not None:
+        from safetensors.torch import load_file
+
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                             for k, v in load_file(str(args.init)).items()})
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     g = torch.Generator().manual_seed(args.seed)
     stamps = _text_stamps(args.image_size, args.seed)
@@ -295,7 +329,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ood = ood_calibration(logits[mva.astype(bool), :n_kind])
     ood["calibrated_on"] = f"phantom validation scans ({int(mva.sum())} images, kind head)"
     meta = {
-        "id": MODEL_ID, "task": TASK, "version": "1", "framework": "timm", "architecture": args.architecture,
+        "id": MODEL_ID, "task": TASK, "version": "2", "framework": "timm", "architecture": args.architecture,
         "architecture_kwargs": {"num_classes": len(LABELS), "in_chans": 3},
         "labels": list(LABELS), "activation": "softmax",
         "heads": {"kind": {"slice": [0, n_kind], "labels": list(KINDS)},
