@@ -120,3 +120,19 @@ def test_phantom_sample_case_on_the_spine_page(app_env: Path) -> None:
     text = _texts(at)
     assert "abnormal" in text and "Processing time" in text
     assert len(at.get("image")) >= 1
+
+
+def test_refused_image_is_still_shown_with_the_reason(app_env: Path) -> None:
+    from apptest_utils import page_text, run_page, upload
+    from core.synth.chest import make_chest_xray
+    from core.synth.dicom import as_dicom_bytes
+
+    image, _ = make_chest_xray(3, set(), size=256)
+    chest = as_dicom_bytes(image, modality="CR", body_part="CHEST", pixel_spacing_mm=0.5)
+    at = run_page("pages/3_Brain_Tumor.py")
+    at = upload(at, [("chest.dcm", chest)], key="brain_tumor_upload")
+    assert not at.exception
+    text = page_text(at)
+    assert "refused input as received" in text  # the researcher sees what was judged
+    assert "chest" in text.lower()  # ...and why: a chest radiograph on the brain-tumour page
+    assert len(at.get("image")) >= 1

@@ -196,6 +196,12 @@ def task_page(task_name: str, key: str) -> None:
     with left:
         if result.qc.accepted and result.extras.get("display_shape"):
             render_image(scan, result, key)
+        elif scan.is_2d:
+            from core.viz.slices import fit_within
+
+            # A refused image is still shown, so the researcher sees what the gates judged.
+            st.image(fit_within(display_image(scan, result), 600))
+            st.caption("The refused input as received; no model output is shown for it.")
     st.subheader("Input check")
     common.render_qc(result.qc)
     if result.per_model and len(result.per_model) > 0:
