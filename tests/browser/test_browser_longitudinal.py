@@ -7,14 +7,11 @@ Skips when /usr/bin/chromium is missing; Playwright drives the system chromium (
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.apptest_utils import ROOT
-from tests.browser.test_browser_explorer import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+from tests.browser.streamlit_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.records_fixtures import brain_report, task_result
 
 pytestmark = [
@@ -41,16 +38,7 @@ def test_longitudinal_page_in_a_browser(tmp_path):
 
     url_db = f"sqlite:///{tmp_path / 'browser.sqlite'}"
     _fill_store(url_db)
-    port = _free_port()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", RADLENS_STORE_URL=url_db)
-    log = tmp_path / "server.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-                                 "--server.port", str(port), "--server.address", "127.0.0.1"],
-                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, timeout_s=120)
+    with running_app(tmp_path / "server.log", {"RADLENS_STORE_URL": url_db}) as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 2900})
@@ -65,9 +53,3 @@ def test_longitudinal_page_in_a_browser(tmp_path):
             page.wait_for_timeout(1500)
             page.screenshot(path=str(shots / "longitudinal.png"), full_page=True)
             browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
