@@ -425,7 +425,9 @@ def brain_images(brain_report: Any) -> list[ReportImage]:
     images = [ReportImage(sl.montage(tiles, ncols=3), "Regions of interest on the axial, coronal and sagittal planes "
                           f"through the hippocampi ({legend}). Radiological display: patient's right on the viewer's "
                           "left. Masks from the atlas registration.", width_mm=170.0)]
-    cam = _brain_cam(r)
+    from core.tasks.alzheimers import cam_on_analysis_grid
+
+    cam = cam_on_analysis_grid(r)
     if cam is not None:
         heat = [sl.fit_within(brain3d.heatmap_slice(vol, cam, p, int(centre[sl.PLANE_AXIS[p]]), r.scan.spacing_mm,
                                                     window), 320) for p in planes]
@@ -433,17 +435,6 @@ def brain_images(brain_report: Any) -> list[ReportImage]:
                                   "where the network found evidence for its top class; not a lesion map).",
                                   width_mm=170.0))
     return images
-
-
-def _brain_cam(brain_report: Any) -> np.ndarray | None:
-    res = brain_report.cnn_result
-    if res is None or res.extras.get("gradcam_lowres") is None:
-        return None
-    from core.tasks.alzheimers import map_to_scan_grid
-
-    ex = res.extras
-    return map_to_scan_grid(ex["gradcam_lowres"], np.asarray(ex["network_grid_affine"]), ex["network_grid_shape"],
-                            brain_report.scan)
 
 
 def brain_pdf(scan: Scan, brain_report: Any, risk: Any = None, images: Sequence[ReportImage] | None = None,

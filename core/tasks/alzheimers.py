@@ -282,6 +282,17 @@ class AlzheimersTask:
         return Result(task=TASK_NAME, status="ok", prediction=self.labels[top], extras=extras, **common)
 
 
+
+def cam_on_analysis_grid(brain_report: Any) -> np.ndarray | None:
+    """The staging CNN's 3D Grad-CAM on a BrainReport's analysed scan grid; None when the CNN did not run."""
+    res = brain_report.cnn_result
+    if res is None or res.extras.get("gradcam_lowres") is None:
+        return None
+    ex = res.extras
+    return map_to_scan_grid(ex["gradcam_lowres"], np.asarray(ex["network_grid_affine"]), ex["network_grid_shape"],
+                            brain_report.scan)
+
+
 def build() -> AlzheimersTask:
     """Registry factory (``get_task('alzheimers')``)."""
     return AlzheimersTask()

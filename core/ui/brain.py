@@ -182,18 +182,6 @@ def render_norms_chart(report: Any) -> None:
                "registration, not FreeSurfer: compare with care.")
 
 
-def cam_on_grid(report: Any) -> np.ndarray | None:
-    """The CNN's 3D Grad-CAM resampled onto the analysed scan's grid (None when the CNN did not run)."""
-    from core.tasks.alzheimers import map_to_scan_grid
-
-    res = report.cnn_result
-    if res is None or res.extras.get("gradcam_lowres") is None:
-        return None
-    ex = res.extras
-    return map_to_scan_grid(ex["gradcam_lowres"], np.asarray(ex["network_grid_affine"]), ex["network_grid_shape"],
-                            report.scan)
-
-
 @st.fragment
 def render_overlays(report: Any, key: str) -> None:
     """ROI overlays (and the Grad-CAM) on the three orthogonal planes, with slice sliders and a legend."""
@@ -204,7 +192,9 @@ def render_overlays(report: Any, key: str) -> None:
     window = sl.auto_window(vol)
     show_cam = st.toggle("Show the CNN's 3D Grad-CAM", value=False, key=f"{key}_cam",
                          help="Where the staging CNN found the evidence for its top class (coarse: 28 mm cells).")
-    cam = cam_on_grid(report) if show_cam else None
+    from core.tasks.alzheimers import cam_on_analysis_grid
+
+    cam = cam_on_analysis_grid(report) if show_cam else None
     cols = st.columns(3)
     for column, plane in zip(cols, PLANES):
         axis = sl.PLANE_AXIS[plane]
@@ -379,4 +369,4 @@ def render_analysis(scan: Scan, inputs: PatientInputs, key: str) -> Any | None:
 
 
 __all__ = ["PatientInputs", "patient_inputs", "check_input", "render_analysis", "render_risk", "volume_rows",
-           "centile_figure", "staging_figure", "default_risk_stage", "cam_on_grid"]
+           "centile_figure", "staging_figure", "default_risk_stage"]
