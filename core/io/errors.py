@@ -9,7 +9,7 @@ from __future__ import annotations
 
 ACCEPTED_FORMATS = (
     "DICOM (.dcm, single file, multi-frame, or a series as a .zip or several files), "
-    "NIfTI (.nii, .nii.gz), FreeSurfer .mgz, PNG and JPEG (8/16-bit, grey or RGB)"
+    "NIfTI (.nii, .nii.gz), FreeSurfer .mgz, PNG (8/16-bit) and JPEG (8-bit), grey or RGB"
 )
 
 

@@ -1,4 +1,4 @@
-"""PNG and JPEG decoding (8/16-bit, grey or RGB) with Pillow, from memory.
+"""PNG (8/16-bit) and JPEG (8-bit) decoding, grey or RGB, with Pillow, from memory.
 
 2D convention: ``array[c, x, y, 0]`` is the pixel at column x, row y as stored;
 nothing is reoriented (EXIF orientation is ignored and recorded), spacing is
