@@ -14,14 +14,26 @@ Findings (:data:`CHEST_FINDINGS`; phantom rules, not diagnostic criteria):
 * ``Pleural Effusion`` (NIH: ``Effusion``): dependent fluid at one or both lung bases that
   fills (blunts) the costophrenic angle, effaces the hemidiaphragm and has a meniscus rising
   laterally.
-* ``Nodule``: one to three small round well-defined opacities, 10-28 mm (< 30 mm).
-* ``Mass``: a larger (35-70 mm) round or lobulated opacity.
-* ``Consolidation``: patchy confluent airspace opacity in one zone with air bronchograms.
+* ``Nodule``: one to three round well-defined solid opacities, 15-30 mm (a nodule is <= 3 cm,
+  Fleischner glossary); the lower bound is a phantom choice so each spans >= 5 px at 128 px
+  (most nodules under 1 cm are not seen on radiographs at all).
+* ``Mass``: one round or lobulated opacity of 40-70 mm (a mass is > 3 cm, Fleischner glossary;
+  the 30-40 mm gap keeps the two labels apart at phantom resolution).
+* ``Consolidation``: a dense lobar/segmental airspace opacity (about as dense as pleural fluid)
+  bounded by a straight fissure on one side, vessels effaced, with branching air bronchograms.
 * ``Pneumothorax``: a lucent rim without lung markings between the chest wall and a thin
   visceral pleural line (collapsed lung edge), usually apicolateral.
 * ``Atelectasis``: linear/plate-like or wedge opacity in a lower zone with volume loss
   (elevated hemidiaphragm on that side).
 * ``Edema``: bilateral perihilar ("bat-wing") haze with indistinct vessels and Kerley B lines.
+
+Every finding is drawn where it can be seen: nodules and masses lie wholly inside aerated
+lung (not behind the heart, the hila, fluid or consolidation), and each finding's mask has a
+minimum size, so a label is never set for an invisible lesion.
+
+Nodule/mass size definitions: Hansell DM et al., "Fleischner Society: glossary of terms for
+thoracic imaging", Radiology 2008;246(3):697-722 (nodule: rounded opacity up to 3 cm; mass:
+larger than 3 cm). Chest width ~330 mm sets the mm -> pixel scale (phantom rule).
 
 Derived labels in ``info``: ``Lung Opacity`` (any of Consolidation, Atelectasis, Edema, Nodule,
 Mass; as CheXpert's parent label) and ``No Finding``.
@@ -76,7 +88,7 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
         ``(image, info)``: image float32 (rows, cols) in [0, 1], bright = dense; info with
         ``findings`` (sorted list), ``labels`` (dict name -> 0/1 incl. derived ``Lung Opacity``
         and ``No Finding``), ``ctr`` (measured), ``masks`` (bool (rows, cols): lungs, heart
-        and one per finding), ``seed``.
+        and one per finding), ``mm_per_px`` (phantom pixel size), ``seed``.
     """
     fset = _canon(findings)
     rng = np.random.default_rng(seed)
@@ -197,7 +209,7 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
         # distance from the chest wall and apex only (medial structures count as inside)
         medial = (xx * side < 0.2 * w_in) & (yy > apex_y)
         depth_in = ndimage.distance_transform_edt(lung_side | medi | medial) * px_norm
-        rim = rng.uniform(0.05, 0.14)
+        rim = rng.uniform(0.06, 0.14)
         # apicolateral: the gap is widest at the apex and lateral wall
         ax = xx * side
         weight = np.clip(1.2 - (yy - apex_y) / 0.55, 0.3, 1.2) * np.clip(0.4 + ax / w_in, 0.3, 1.0)
@@ -225,26 +237,61 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
     if "Consolidation" in fset:
         side = int(rng.choice([-1, 1]))
         lung_side = lung_r if side < 0 else lung_l
-        cy = rng.uniform(0.35, 0.62)
-        cx = side * rng.uniform(0.35, 0.6) * w_in
-        blob = (_disc(xx, yy, cx, cy, rng.uniform(0.14, 0.24), rng.uniform(0.08, 0.14))
-                + 0.5 * smooth_field(rng, (n, n), n / 14)) < 1.0
-        cons = blob & lung_side
-        patch = ndimage.gaussian_filter(cons.astype(np.float32), 1.5)
-        bronch = np.abs(smooth_field(rng, (n, n), n / 20)) < 0.12  # air bronchograms
-        lesion += 0.5 * patch * (1.0 - 0.3 * bronch)
+        # lobar/segmental: a straight fissure-like boundary splits the lung into an upper and a
+        # lower zone; the opacity fills part or all of one zone and stops sharply at the fissure
+        fissure = yy < rng.uniform(0.40, 0.50) + rng.normal(0.0, 0.08) * xx * side
+        zone = lung_side & (fissure if rng.random() < 0.5 else ~fissure)
+        rz, cz = np.nonzero(zone)
+        cons = zone
+        if rz.size:
+            cy, cx = yy[int(rz.mean()), int(cz.mean())], xx[int(rz.mean()), int(cz.mean())]
+            rx, ry = rng.uniform(0.22, 0.4), rng.uniform(0.12, 0.22)
+            irregular = 0.35 * smooth_field(rng, (n, n), n / 10)
+            for _ in range(4):  # grow until it is at least a segment (>= 35 % of the zone)
+                cons = zone & ((_disc(xx, yy, cx, cy, rx, ry) + irregular) < 1.0)
+                if cons.sum() >= 0.35 * rz.size:
+                    break
+                rx, ry = rx * 1.3, ry * 1.3
+        patch = ndimage.gaussian_filter(cons.astype(np.float32), 0.6 * n / 128)
+        dens_cons = rng.uniform(0.65, 0.85)  # airspaces filled: about as dense as pleural fluid (0.8)
+        markings = markings * (1.0 - 0.85 * patch)  # vessels effaced inside the opacity
+        # air bronchograms: branching lucent tubes converging on the hilum, seen only inside the opacity
+        bronch = np.zeros_like(xx)
+        rc = np.argwhere(ndimage.binary_erosion(cons, iterations=2))
+        hr, hc = 0.45 * (n - 1), (side * 0.2 + 1.0) / 2.0 * (n - 1)
+        for _ in range(int(rng.integers(5, 10)) if len(rc) else 0):
+            tr, tc = rc[rng.integers(len(rc))]
+            t = np.linspace(0.0, 1.25, 3 * n)
+            bend = rng.normal(0, 0.05) * n * np.sin(np.pi * np.clip(t, 0, 1))
+            row = np.clip((hr + (tr - hr) * t + bend).round().astype(int), 0, n - 1)
+            col = np.clip((hc + (tc - hc) * t - bend).round().astype(int), 0, n - 1)
+            bronch[row, col] = 1.0
+        bronch = ndimage.gaussian_filter(bronch, 0.5 * n / 128) * ndimage.binary_erosion(cons, iterations=1)
+        lesion += dens_cons * patch - 0.45 * dens_cons * np.clip(bronch * 2.0, 0, 1)
         masks["Consolidation"] = cons
     if "Atelectasis" in fset:
         side = atel_side
         lung_side = lung_r if side < 0 else lung_l
+        for name in ("Pleural Effusion", "Consolidation"):  # a band under fluid/consolidation is not seen
+            if name in masks:
+                lung_side = lung_side & ~masks[name]
         dome = dome_r if side < 0 else dome_l
         cy = dome - rng.uniform(0.06, 0.12)
         ang = rng.normal(0.0, 0.15)
-        d_line = np.abs((yy - cy) * np.cos(ang) - (xx - side * 0.45 * w_in) * np.sin(ang))
-        band = (d_line < rng.uniform(0.012, 0.025)) & lung_side & (np.abs(xx - side * 0.45 * w_in) < 0.3)
-        if rng.random() < 0.5:  # wedge towards the hilum
-            wedge = lung_side & (yy > cy - 0.02) & (np.abs(xx) < 0.45 * w_in + (yy - cy) * 1.5) & (np.abs(xx) > 0.15)
-            band |= wedge
+        thick = rng.uniform(0.012, 0.025)
+        wedge_too = rng.random() < 0.5
+        min_px = 0.004 * n * n  # visible: at least ~65 px at 128 px (phantom rule)
+        for _ in range(6):  # move up until the band crosses enough visible lung (not behind heart or fluid)
+            row = lung_side[int(np.clip(cy, 0, 1) * (n - 1))]
+            bx = float(xx[int(cy * (n - 1)), np.nonzero(row)[0]].mean()) if row.any() else side * 0.45 * w_in
+            d_line = np.abs((yy - cy) * np.cos(ang) - (xx - bx) * np.sin(ang))
+            band = (d_line < thick) & lung_side & (np.abs(xx - bx) < 0.3)
+            if wedge_too:  # wedge towards the hilum
+                wedge = lung_side & (yy > cy - 0.02) & (np.abs(xx) < np.abs(bx) + (yy - cy) * 1.5) & (np.abs(xx) > 0.15)
+                band |= wedge
+            if band.sum() >= min_px:
+                break
+            cy -= 0.03
         lesion += 0.5 * ndimage.gaussian_filter(band.astype(np.float32), 0.8)
         masks["Atelectasis"] = band
     if "Edema" in fset:
@@ -258,20 +305,37 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
         lesion += 0.15 * (kerley & lungs)
         markings = ndimage.gaussian_filter(markings, 1.2)  # indistinct vessels
         masks["Edema"] = (haze > 0.45) & lungs
-    for name, r_mm in (("Nodule", (10.0, 28.0)), ("Mass", (35.0, 70.0))):
+    # Nodules and masses only where they can be seen: wholly inside aerated lung, away from the
+    # hila and from fluid, consolidation, collapse and pneumothorax (a lesion hidden there
+    # would be a label without a visible finding).
+    hidden = np.zeros_like(lungs)
+    for name in ("Pleural Effusion", "Consolidation", "Atelectasis", "Pneumothorax"):
+        if name in masks:
+            hidden |= ndimage.binary_dilation(masks[name], iterations=2)
+    hidden |= sum(_disc(xx, yy, s * 0.2, 0.45, 0.1, 0.08) for s in (-1, 1)) < 1.5  # hilar vessels
+    mm_per_px = 330.0 / (w_body * n)  # chest (2 * w_body x-units) ~330 mm wide over n / 2 px per x-unit
+    rows_px, cols_px = np.mgrid[0:n, 0:n].astype(np.float32)
+    # Fleischner glossary (Hansell 2008): nodule <= 30 mm, mass > 30 mm; see the module docstring
+    for name, d_mm, dens_range in (("Nodule", (15.0, 30.0), (0.6, 0.8)), ("Mass", (40.0, 70.0), (0.7, 0.9))):
         if name not in fset:
             continue
         m = np.zeros_like(lungs)
         count = int(rng.integers(1, 4)) if name == "Nodule" else 1
-        cand = np.argwhere(ndimage.binary_erosion(lungs, iterations=3))
         for _ in range(count):
+            rad_px = rng.uniform(*d_mm) / 2.0 / mm_per_px
+            free = ndimage.distance_transform_edt(lungs & ~hidden)
+            cand = np.argwhere(free >= rad_px + 1.0)
+            if not len(cand):  # no room: the largest that fits, never below the finding's minimum size
+                rad_px = max(d_mm[0] / 2.0 / mm_per_px, float(free.max()) - 1.0)
+                cand = np.argwhere(free >= free.max() - 0.5)
             r0, c0 = cand[rng.integers(len(cand))]
-            cx, cy = xx[r0, c0], yy[r0, c0]
-            rad = rng.uniform(*r_mm) / 2.0 / 330.0 * 2.0 * w_body  # chest ~330 mm wide
-            lobul = 1.0 + (0.15 * smooth_field(rng, (n, n), n / 10) if name == "Mass" else 0.0)
-            lev = _disc(xx, yy, cx, cy, rad, rad / 2.0) / lobul  # y-units are half as long per pixel
+            lobul = 1.0 + (0.12 * smooth_field(rng, (n, n), n / 12) if name == "Mass" else 0.0)
+            lev = (((rows_px - r0) ** 2 + (cols_px - c0) ** 2) / rad_px ** 2) / lobul
             m |= lev < 1.0
-            lesion += 0.55 * np.clip(1.0 - lev, 0, 1) ** 0.35 * (lev < 1.0)
+            # a solid sphere: projected thickness ~ sqrt(1 - r^2), sharp (well-defined) margin
+            lesion += rng.uniform(*dens_range) * np.sqrt(np.clip(1.0 - lev, 0, 1))
+            hidden |= ndimage.binary_dilation(lev < 1.0, iterations=3)  # lesions do not overlap
+        markings = markings * ~m
         masks[name] = m
 
     # --- bones ---
@@ -314,7 +378,7 @@ def make_chest_xray(seed: int, findings: set[str] | list[str] | tuple[str, ...] 
     labels["Lung Opacity"] = int(bool(fset & {"Consolidation", "Atelectasis", "Edema", "Nodule", "Mass"}))
     labels["No Finding"] = int(not fset)
     info = {"findings": flist, "labels": labels, "ctr": ctr, "ctr_target": float(ctr_target), "masks": masks,
-            "seed": int(seed)}
+            "mm_per_px": float(mm_per_px), "seed": int(seed)}
     return img.astype(np.float32), info
 
 
