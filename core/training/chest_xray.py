@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          n_train=1600, n_val=300, n_test=500)
     parser.add_argument("--members", nargs="+", choices=sorted(MEMBERS), default=sorted(MEMBERS),
                         help="ensemble members to train (each gets its own weights folder)")
-    # 128 px: at 96 px a ~330 mm chest is ~3.6 mm/px and a 15 mm nodule spans 4 px; at 128 px it spans 5
+    # 128 px: the ~330 mm chest spans ~90 % of the image, so ~3.8 mm/px at 96 px (a 15 mm nodule is 4 px)
+    # and ~2.9 mm/px at 128 px (5 px)
     parser.add_argument("--image-size", type=int, default=128, help="square model input side in pixels")
     parser.add_argument("--phantom-size", type=int, default=160,
                         help="side of the generated phantom radiographs (resized to --image-size like an upload)")
