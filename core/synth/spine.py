@@ -10,16 +10,21 @@ The anterior side faces the image left (mirrored in about half of the images; bo
 Lesions use the 7 detection classes of VinDr-SpineXR exactly as spelled there
 (:data:`SPINE_LESIONS`; FACTS.md section 6). Phantom rules:
 
-* ``Osteophytes``: bony beaks at anterior vertebral corners, pointing towards the disc.
+* ``Osteophytes``: triangular bony beaks (6-12 mm long, 4-6 mm base) at anterior vertebral
+  corners, curving towards the disc.
 * ``Surgical implant``: very bright metal: pedicle screws in two adjacent levels joined by a
   rod, or an interbody cage in a disc space.
-* ``Spondylolysthesis``: anterior slip (10-35 % of body depth) of L4 on L5 or L5 on S1; the
+* ``Spondylolysthesis``: anterior slip (15-35 % of body depth) of L4 on L5 or L5 on S1; the
   box spans both bodies.
-* ``Foraminal stenosis``: bony encroachment filling 50-85 % of one foramen; the box bounds the
-  foramen.
-* ``Disc space narrowing``: one disc at 25-55 % of its normal height; the box bounds the disc.
-* ``Vertebral collapse``: crush (45-70 % height) or anterior wedge of one body.
-* ``Other lesions``: a round sclerotic (bright) or lytic (dark) focus in a body.
+* ``Foraminal stenosis``: bony encroachment filling 60-90 % of the width of one foramen plus a
+  disc-level bulge; the box bounds the foramen.
+* ``Disc space narrowing``: one disc at 20-50 % of its normal height; the box bounds the disc.
+* ``Vertebral collapse``: crush (40-65 % height) or anterior wedge (35-60 %) of one body.
+* ``Other lesions``: a round sclerotic (bright) or lytic (dark) focus, 9-16 mm across, in a body.
+
+Sizes are phantom rules chosen so every lesion stays visible at the spine models' inputs
+(classifiers 256x128, detector 384 px on a 384x192 phantom: >= ~6 input pixels for the smallest
+spur), not published measurements.
 
 Boxes are ``(label, x0, y0, x1, y1)`` in pixel-edge coordinates of the displayed image
 (x = column, y = row; x1/y1 = last covered column/row + 1), tight around the lesion mask.
@@ -107,21 +112,21 @@ def make_spine_xray(seed: int, lesions: list[str] | tuple[str, ...] = (), size: 
     lesion_level: dict[str, int] = {}
     if "Disc space narrowing" in lesions:
         k = int(rng.choice([2, 3, 4, 5], p=[0.15, 0.25, 0.35, 0.25]))
-        discs[k] *= rng.uniform(0.25, 0.55)
+        discs[k] *= rng.uniform(0.2, 0.5)
         lesion_level["Disc space narrowing"] = k
     collapse = None
     if "Vertebral collapse" in lesions:
         k = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.3, 0.2, 0.15]))
         if rng.random() < 0.5:
-            collapse = (k, rng.uniform(0.45, 0.7), None)  # crush: both heights
+            collapse = (k, rng.uniform(0.4, 0.65), None)  # crush: both heights
         else:
-            collapse = (k, None, rng.uniform(0.4, 0.65))  # anterior wedge
+            collapse = (k, None, rng.uniform(0.35, 0.6))  # anterior wedge
         lesion_level["Vertebral collapse"] = k
     slip_mm = 0.0
     slip_k = -1
     if "Spondylolysthesis" in lesions:
         slip_k = int(rng.choice([4, 5], p=[0.55, 0.45]))
-        slip_mm = float(rng.uniform(0.12, 0.35) * depths[slip_k])
+        slip_mm = float(rng.uniform(0.15, 0.35) * depths[slip_k])
         lesion_level["Spondylolysthesis"] = slip_k
 
     x_start = cols * rng.uniform(0.38, 0.46)
@@ -212,6 +217,10 @@ def make_spine_xray(seed: int, lesions: list[str] | tuple[str, ...] = (), size: 
 
     # --- lesions (masks first, drawn into bone/metal) ---
     if "Osteophytes" in lesions:
+        # Anterior marginal osteophytes ("traction"/"claw" spurs): a triangular bony beak growing
+        # from a vertebral corner, 6-12 mm beyond the anterior wall with a 4-6 mm base; spurs of
+        # that size are what a reader calls osteophytes on a lateral film (small lippings of 1-2 mm
+        # are not annotated), and they stay >= ~5 input pixels long at a 256-row model input.
         spur = np.zeros((rows, cols), dtype=bool)
         cand = [(i, s) for i in range(1, n) for s in (-1, 1)]
         picks = rng.choice(len(cand), size=int(rng.integers(1, 4)), replace=False)
@@ -220,14 +229,15 @@ def make_spine_xray(seed: int, lesions: list[str] | tuple[str, ...] = (), size: 
             f = frames[i]
             w = depths[i]
             h_a = body_h[i][0]
-            length = rng.uniform(3.5, 8.0)
-            thick = rng.uniform(2.0, 3.5)
+            length = rng.uniform(6.0, 12.0)
+            thick = rng.uniform(4.0, 6.0) / 2.0  # half base height
             du = -(f.u + w / 2)  # mm anterior of the anterior wall
-            v0 = s * (h_a / 2 - 1.0)
-            centre_v = v0 + s * du * 0.7
-            beak = (du > -1.0) & (du < length) & (np.abs(f.v - centre_v) < thick * (1 - np.clip(du, 0, None) / length))
+            v0 = s * (h_a / 2 - thick)  # base flush with the endplate corner
+            centre_v = v0 + s * np.clip(du, 0, None) * 0.45  # curving towards the disc
+            taper = 1 - np.clip(du, 0, None) / length
+            beak = (du > -1.5) & (du < length) & (np.abs(f.v - centre_v) < thick * taper + 0.4)
             spur |= beak
-        bone += 0.45 * spur
+        bone += 0.5 * spur * (bone < 0.6)
         masks["Osteophytes"] = spur
         where["Osteophytes"] = ",".join(_LEVELS[cand[int(p)][0]] for p in picks)
     if "Foraminal stenosis" in lesions:
@@ -236,15 +246,17 @@ def make_spine_xray(seed: int, lesions: list[str] | tuple[str, ...] = (), size: 
         w, h_p = depths[i], body_h[i][1]
         foramen = (f.u > w / 2 + 0.5) & (f.u < w / 2 + 9.5) & (f.v > -h_p / 2 + 0.5 * h_p) & \
             (f.v < h_p / 2 + discs[i] + 2.0) & (bone < 0.3)
-        fill = foramen & (f.u > w / 2 + 0.5 + 9.0 * (1 - rng.uniform(0.5, 0.85)))
+        # bony encroachment from the facet side (posterior) plus a disc-osteophyte bulge at the
+        # disc level (anterior), leaving a narrow dark slit: phantom rule, 60-90 % of the width filled
+        fill = foramen & (f.u > w / 2 + 0.5 + 9.0 * (1 - rng.uniform(0.6, 0.9)))
         fill |= foramen & (f.v > h_p / 2 + discs[i] * 0.2) & (f.u < w / 2 + 6)
-        bone += 0.4 * fill
+        bone += 0.45 * fill
         masks["Foraminal stenosis"] = foramen
         where["Foraminal stenosis"] = f"{_LEVELS[i]}-{_LEVELS[i + 1] if i + 1 < n else 'S1'}"
     if "Other lesions" in lesions:
         i = int(rng.integers(1, n))
         f = frames[i]
-        r = rng.uniform(3.5, 7.0)
+        r = rng.uniform(4.5, 8.0)  # 9-16 mm focus: >= ~8 px across at a 256-row model input
         uc = rng.uniform(-depths[i] / 4, depths[i] / 4)
         vc = rng.uniform(-body_h[i][1] / 5, body_h[i][1] / 5)
         foc = ((f.u - uc) ** 2 + (f.v - vc) ** 2) < r * r

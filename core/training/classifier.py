@@ -138,8 +138,12 @@ def train_member(args: argparse.Namespace, *, task: str, member: MemberSpec, lab
                  activation: str, spec: InputSpec, train_ds: Dataset, val_ds: Dataset, test_ds: Dataset,
                  training_data: str, heldout_set: str, command: str, demo: bool,
                  extra_meta: Mapping[str, Any] | None = None, log: Callable[[str], None] = print,
+                 fit_fn: Callable[..., Any] = fit,
                  ) -> tuple[dict[str, Any], np.ndarray, Path]:
     """Train, evaluate and write one member.
+
+    ``fit_fn`` replaces :func:`core.training.common.fit` (same signature and result) for a task
+    that trains with extra supervision (the spine trainer adds a lesion-map loss).
 
     Returns:
         ``(metrics, test_logits, metadata_path)``; metrics are those stored in metadata.json.
@@ -153,7 +157,7 @@ def train_member(args: argparse.Namespace, *, task: str, member: MemberSpec, lab
     log(f"[{member.model_id}] {member.architecture} {dict(member.architecture_kwargs)}: {n_params / 1e6:.2f} M "
         f"parameters; train {len(train_ds)} / val {len(val_ds)} / test {len(test_ds)}")
     t0 = time.monotonic()
-    result = fit(net, train_ds, val_ds, labels, cfg, log=lambda s: log(f"[{member.model_id}] {s}"))
+    result = fit_fn(net, train_ds, val_ds, labels, cfg, log=lambda s: log(f"[{member.model_id}] {s}"))
     net.cpu()
     fp16_round_trip(net)  # measure exactly what is saved
     _, val_logits = evaluate(net, val_ds, labels, activation)
