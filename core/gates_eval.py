@@ -189,9 +189,9 @@ def format_summary(s: dict[str, Any]) -> str:
 # --- generation of a labelled evaluation set -------------------------------------------------
 #: Test-split images per source written by --generate (phantom test seeds; held-out photos).
 GENERATE_COUNTS: dict[str, int] = {
-    "mri_brain_slice": 60, "mri_brain_head": 40, "mri_knee": 50, "xray_chest": 60, "xray_spine": 60,
-    "xray_knee": 20, "ct_brain": 20, "ct_chest": 20, "photo": 60, "text": 40, "noise": 40, "blank": 20,
-    "drawing": 20,
+    "mri_brain_slice": 60, "mri_brain_head": 40, "mri_head_levels": 40, "mri_knee": 50, "xray_chest": 60,
+    "xray_spine": 60, "xray_knee": 20, "ct_brain": 20, "ct_chest": 20, "photo": 60, "text": 40, "noise": 40,
+    "blank": 20, "drawing": 20,
 }
 N_VOLUMES = 8
 N_BLURRED = 40

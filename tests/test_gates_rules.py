@@ -66,6 +66,25 @@ def test_geometry_rules_volume_and_radiograph():
     assert found.kind is None
 
 
+def _gridded(rows: int, cols: int, px_mm: float, **meta) -> Scan:
+    arr = np.zeros((1, cols, rows, 1), np.float32)
+    arr[0, cols // 4: 3 * cols // 4, rows // 4: 3 * rows // 4, 0] = 100.0
+    return Scan(arr, np.diag([px_mm, px_mm, 1.0, 1.0]), Modality.UNKNOWN, dict(format="dicom", **meta), "t sha256:0")
+
+
+def test_field_of_view_priors():
+    # a small radiograph field (~170 x 210 mm, a lateral C-spine or knee film) is unlikely an adult chest
+    small = apply_rules(_gridded(1485, 1172, 0.143, dicom_modality="DX"))
+    assert small.kind == "xray" and small.body_part_prior == {"chest": 0.3}
+    assert any("small for an adult chest film" in e for e in small.evidence)
+    large = apply_rules(_gridded(3000, 2500, 0.143, dicom_modality="DX"))
+    assert large.body_part_prior is None
+    # MRI: 160 mm is small for a whole head, 210 mm large for a knee; a named body part needs no prior
+    assert apply_rules(_gridded(512, 512, 0.3125, dicom_modality="MR")).body_part_prior == {"brain": 0.3}
+    assert apply_rules(_gridded(512, 512, 0.41, dicom_modality="MR")).body_part_prior == {"knee": 0.3}
+    assert apply_rules(_gridded(512, 512, 0.41, dicom_modality="MR", body_part_examined="HEAD")).body_part_prior is None
+
+
 def test_wrong_page_refused_from_metadata_alone():
     chest = _scan(_textured(), format="dicom", dicom_modality="CR", body_part_examined="CHEST")
     report = run_gates(chest, "spine-xray", use_learned=False)

@@ -2,7 +2,9 @@
 
 Uses ../shared/samples through the ``samples_dir`` fixture (skipped when absent) and the
 committed ``weights/input-gate`` demo weights (the learned gate decides where the DICOM tags
-are silent: PNG/JPEG, DICOMs without Modality or BodyPartExamined).
+are silent: PNG/JPEG, DICOMs without Modality or BodyPartExamined). Every file is routed right
+since input-gate v3 (head slices at the orbit, skull-base and jaw levels; field-of-view priors);
+several routings are close to the 60 % threshold (see weights/input-gate/metadata.json).
 """
 
 from __future__ import annotations
@@ -32,24 +34,6 @@ EXPECTED: dict[str, tuple[str, str, set[str]]] = {
 }
 
 
-# Real JPG/PNG files have no tags (and some DICOMs no BodyPartExamined), so the phantom-trained learned
-# gate decides them; these
-# are the ones the committed demo gate still misroutes (measured; see the input-gate report).
-KNOWN_MISROUTED = {
-    "brain_tumor/sample_2.jpg": "brain body part (0.95) but kind MRI just under the 60 % threshold (0.59)",
-    "brain_tumor/sample_3.jpg": "orbit-level axial slice routed to knee MRI by the phantom-trained gate",
-    "brain_mri_dicom/1-003.dcm": "body part (no DICOM tag) split knee 0.51 / brain; regressed in input-gate v2",
-}
-
-
-def _cases():
-    for rel in EXPECTED:
-        if rel in KNOWN_MISROUTED:
-            yield pytest.param(rel, marks=pytest.mark.xfail(reason=KNOWN_MISROUTED[rel], strict=False))
-        else:
-            yield rel
-
-
 @pytest.fixture(scope="module")
 def loaded(samples_dir):
     from core.io import load_scan
@@ -57,7 +41,7 @@ def loaded(samples_dir):
     return {rel: load_scan(samples_dir / rel) for rel in EXPECTED}
 
 
-@pytest.mark.parametrize("rel", list(_cases()))
+@pytest.mark.parametrize("rel", list(EXPECTED))
 def test_sample_routed_and_pages_decide(loaded, rel):
     kind, part, accepting = EXPECTED[rel]
     scan = loaded[rel]

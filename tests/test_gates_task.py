@@ -34,6 +34,7 @@ def gate():
     ("xray_chest", "xray/chest", "chest-xray"),
     ("xray_spine", "xray/spine", "spine-xray"),
     ("mri_brain_slice", "mri/brain", "brain-tumor"),
+    ("mri_head_levels", "mri/brain", "brain-tumor"),
     ("mri_knee", "mri/knee", None),
 ])
 def test_phantoms_routed_and_accepted_by_their_page(gate, source, expected, page):

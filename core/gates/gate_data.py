@@ -24,6 +24,7 @@ SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 1_000_000, "test": 2_000_000
 SOURCE_MODULES: dict[str, tuple[str, ...]] = {
     "mri_brain_slice": ("core.synth.brain_slice", "core.synth.head"),
     "mri_brain_head": ("core.synth.head",),
+    "mri_head_levels": ("core.gates.head_levels", "core.synth.head"),
     "mri_knee": ("core.gates.knee_phantom",), "xray_knee": ("core.gates.knee_phantom",),
     "xray_chest": ("core.synth.chest",), "xray_spine": ("core.synth.spine",),
     "ct_brain": ("core.gates.ct_phantom", "core.synth.head"), "ct_chest": ("core.gates.ct_phantom",),
@@ -88,6 +89,12 @@ def _head_views(seed: int, size: int, split: str) -> list[np.ndarray]:
                              noise_level=float(rng.uniform(0.01, 0.05)))
     vol = head.scan.array[0]
     return [_square(v / max(float(np.percentile(v, 99.5)), 1e-6), size) for v in head_volume_views(vol, rng, 8)]
+
+
+def _head_levels(seed: int, size: int, split: str) -> list[np.ndarray]:
+    from core.gates.head_levels import head_level_slices
+
+    return head_level_slices(seed, size, 6)
 
 
 def _knee_mri(seed: int, size: int, split: str) -> list[np.ndarray]:
@@ -177,6 +184,7 @@ def _drawing(seed: int, size: int, split: str) -> list[np.ndarray]:
 SOURCES: dict[str, Source] = {s.name: s for s in (
     Source("mri_brain_slice", "mri", "brain", _brain_slices),
     Source("mri_brain_head", "mri", "brain", _head_views),
+    Source("mri_head_levels", "mri", "brain", _head_levels),
     Source("mri_knee", "mri", "knee", _knee_mri),
     Source("xray_chest", "xray", "chest", _chest_xray),
     Source("xray_spine", "xray", "spine", _spine_xray),

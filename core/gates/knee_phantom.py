@@ -4,7 +4,8 @@ The input gate must recognise a knee (to refuse it on the brain pages), and core
 no knee. This is a coarse, parameterised drawing, not an anatomical model: femur with
 condyles, tibia with its plateau, patella, articular cartilage, menisci, joint fluid,
 patellar tendon, Hoffa's fat pad, muscles and subcutaneous fat, in one of four MR
-contrasts (PD fat-saturated, T1, T2, DESS) or rendered as a radiograph. Deterministic per seed.
+contrasts (PD fat-saturated, T1, T2, DESS) or rendered as a radiograph; intermuscular fat planes
+and a random tilt of the leg add variety. Deterministic per seed.
 """
 
 from __future__ import annotations
@@ -117,6 +118,13 @@ def knee_labels(seed: int, size: int = 256, view: str | None = None) -> tuple[np
         eff = _ellipse(uu, vv, uf - 0.22, j - 0.45, 0.05, rng.uniform(0.08, 0.2)) & inner & (lab == MUSCLE)
         lab[eff] = FLUID
     lab[tendon & (lab != AIR)] = TENDON
+    # intermuscular fat planes: thin curved bright lines between muscle bellies (real thigh/calf)
+    septa = (np.abs(smooth_field(rng, (size, size), size / rng.uniform(6, 12))) < rng.uniform(0.02, 0.05))
+    lab[septa & (lab == MUSCLE)] = FAT
+    # the leg is rarely straight up in the image: tilt it (nearest label, air outside)
+    tilt = float(rng.normal(0.0, 8.0))
+    if abs(tilt) > 1.0:
+        lab = ndimage.rotate(lab, tilt, reshape=False, order=0, mode="constant", cval=AIR)
     return lab, {"view": view, "joint_row": int((j * zoom + 1) / 2 * size)}
 
 

@@ -96,6 +96,11 @@ XRAY_MIN_FIELD_MM = 150.0
 MR_HEAD_MIN_FIELD_MM = 180.0
 MR_KNEE_MAX_FIELD_MM = 200.0
 FIELD_PRIOR_FACTOR = 0.3
+#: Radiograph field (mm, shorter side) below which an adult chest film is unlikely: chest films are
+#: taken on 35 x 43 cm (14 x 17 in) or 43 x 43 cm detectors collimated to both lungs, while lateral
+#: cervical-spine and knee films use 18 x 24 or 24 x 30 cm fields. Soft evidence only (children's
+#: chests are smaller): the chest probability is multiplied by FIELD_PRIOR_FACTOR, never zeroed.
+XRAY_CHEST_MIN_FIELD_MM = 250.0
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,10 @@ def apply_rules(scan: Scan) -> MetadataFindings:
     (:data:`MODALITY_KIND`) and BodyPartExamined alone (:data:`BODY_PART_TERMS`);
     (3) geometry and intensities when Modality is absent: a stack of slices is MRI or CT
     (negative air values mean CT); a single DICOM frame with fine detector pixels over a
-    wide field and no MR timing tags is a radiograph; (4) PHOTO modality set by the loader.
+    wide field and no MR timing tags is a radiograph; (4) PHOTO modality set by the loader;
+    (5) soft body-part priors from the field of view where the body part is still open: an MRI
+    field too small for a head or too large for a knee, a radiograph field too small for an
+    adult chest film.
     """
     modality = _dicom_modality(scan)
     body_term = _norm_term(scan.meta.get("body_part_examined"))
@@ -184,7 +192,14 @@ def apply_rules(scan: Scan) -> MetadataFindings:
     if _is_derived_or_localizer(scan):
         evidence.append("ImageType marks a localizer/scout image")
     prior = None
-    if kind == "mri" and part is None and scan.meta.get("spacing_known", True) and scan.meta.get("format") == "dicom":
+    geometry_known = scan.meta.get("spacing_known", True) and scan.meta.get("format") == "dicom"
+    if kind == "xray" and part is None and geometry_known and not scan.is_volume:
+        sx, sy, _ = scan.spacing
+        field_mm = min(scan.shape[0] * sx, scan.shape[1] * sy)
+        if field_mm < XRAY_CHEST_MIN_FIELD_MM:
+            prior = {"chest": FIELD_PRIOR_FACTOR}
+            evidence.append(f"a radiograph field of {field_mm:.0f} mm, small for an adult chest film")
+    if kind == "mri" and part is None and geometry_known:
         sx, sy, _ = scan.spacing
         field_mm = min(scan.shape[0] * sx, scan.shape[1] * sy)
         if field_mm < MR_HEAD_MIN_FIELD_MM:

@@ -37,10 +37,14 @@ from core.training.common import (DEMO_NOTICE, LICENCE, WEIGHTS_DIR, cached_arra
 TASK = "input-gate"
 #: Training images per source (validation uses a fifth of each, from disjoint seeds).
 DEFAULT_COUNTS: dict[str, int] = {
-    "mri_brain_slice": 320, "mri_brain_head": 240, "mri_knee": 240, "xray_chest": 320, "xray_spine": 320,
-    "xray_knee": 100, "ct_brain": 120, "ct_chest": 100, "photo": 300, "text": 120, "noise": 100, "blank": 40,
-    "drawing": 120, "xray_cspine": 200, "reg_xray_chest": 160, "reg_ct_brain": 60, "mni_brain": 200,
+    "mri_brain_slice": 320, "mri_brain_head": 240, "mri_head_levels": 240, "mri_knee": 240, "xray_chest": 320,
+    "xray_spine": 320, "xray_knee": 100, "ct_brain": 120, "ct_chest": 100, "photo": 300, "text": 120, "noise": 100,
+    "blank": 40, "drawing": 120, "xray_cspine": 200, "reg_xray_chest": 160, "reg_ct_brain": 60, "mni_brain": 200,
 }
+#: Relative sampling weight per source (1 when absent). Sources are otherwise drawn evenly; head
+#: slices at the orbit, skull-base and jaw levels are the hardest brain views to tell from a knee, and
+#: lateral cervical-spine films (skull base and jaw in view) the hardest spine views to tell from a head.
+SOURCE_WEIGHTS: dict[str, float] = {"mri_head_levels": 2.0, "xray_cspine": 1.5}
 # Not used: the registry's real MR/CT/X-ray images of *other* body parts (reg_mri_other, reg_ct_other,
 # reg_xray_other). With phantoms for every named body part, they taught the gate the shortcut
 # "real-looking texture -> other", which sent real brain and spine scans to "other". The one
@@ -128,7 +132,8 @@ def augment(x: torch.Tensor, medical: torch.Tensor, out_size: int, stamps: torch
     Geometry: random zoom (0.7-1.4, zoom-out letterboxes with black), aspect, rotation (+-15 deg;
     any angle for non-medical images), translation, left-right flips (and up-down for
     non-medical). Intensity: MR-style contrast remapping (air stays dark), gamma, contrast,
-    brightness, blur, Gaussian noise, burned-in text on scans, colour casts; then the same
+    brightness, blur, Gaussian noise, burned-in text on scans, colour casts, JPEG compression
+    (quality 15-95 on 30 %); then the same
     per-image 1st..99th percentile normalisation the gate applies at inference.
     """
     n = x.shape[0]
@@ -227,7 +232,29 @@ def augment(x: torch.Tensor, medical: torch.Tensor, out_size: int, stamps: torch
         x = torch.where(coarse.view(n, 1, 1, 1), xc, x)
     # --- noise ---
     x = x + torch.randn(x.shape, generator=g) * (u(n, 1, 1, 1) < 0.5).float() * 0.05 * u(n, 1, 1, 1)
+    # --- JPEG compression (most real PNG/JPG uploads went through it, often more than once) ---
+    jpeg_on = u(n) < 0.3
+    qualities = (15 + 80 * u(n)).int()
+    for i in torch.nonzero(jpeg_on).flatten().tolist():
+        x[i] = _jpeg_round_trip(x[i], int(qualities[i]), gray=bool(medical[i]))
     return normalise_batch(x)
+
+
+def _jpeg_round_trip(img: torch.Tensor, quality: int, gray: bool) -> torch.Tensor:
+    """Encode one (3, H, W) 0..1 image as JPEG at ``quality`` and decode it (blocking and ringing)."""
+    import io
+
+    from PIL import Image
+
+    arr = (img.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    pil = Image.fromarray(arr[:, :, 0] if gray else arr, mode="L" if gray else "RGB")
+    buf = io.BytesIO()
+    pil.save(buf, format="JPEG", quality=quality)
+    back = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255.0
+    out = torch.from_numpy(back).permute(2, 0, 1)
+    if gray:  # keep a scan grayscale (the encoder works on the first channel only)
+        out = out.mean(dim=0, keepdim=True).expand(3, -1, -1)
+    return out.contiguous()
 
 
 def normalise_batch(x: torch.Tensor) -> torch.Tensor:
@@ -271,10 +298,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     g = torch.Generator().manual_seed(args.seed)
     stamps = _text_stamps(args.image_size, args.seed)
-    # Sample sources evenly (each source's images equally likely in total), then images within.
+    # Sample sources evenly (each source's images equally likely in total, times SOURCE_WEIGHTS),
+    # then images within.
     source_ids = np.concatenate([np.full(max(4, int(round(c * args.scale))), i)
                                  for i, c in enumerate(DEFAULT_COUNTS.values())])
     weights = 1.0 / np.bincount(source_ids)[source_ids]
+    weights = weights * np.array([SOURCE_WEIGHTS.get(name, 1.0) for name in DEFAULT_COUNTS])[source_ids]
     weights_t = torch.from_numpy(weights / weights.sum())
     xtr_t, ktr_t, ptr_t, mtr_t = map(torch.from_numpy, (xtr, ktr, ptr, mtr.astype(bool)))
     t1 = time.perf_counter()
@@ -329,7 +358,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ood = ood_calibration(logits[mva.astype(bool), :n_kind])
     ood["calibrated_on"] = f"phantom validation scans ({int(mva.sum())} images, kind head)"
     meta = {
-        "id": MODEL_ID, "task": TASK, "version": "2", "framework": "timm", "architecture": args.architecture,
+        "id": MODEL_ID, "task": TASK, "version": "3", "framework": "timm", "architecture": args.architecture,
         "architecture_kwargs": {"num_classes": len(LABELS), "in_chans": 3},
         "labels": list(LABELS), "activation": "softmax",
         "heads": {"kind": {"slice": [0, n_kind], "labels": list(KINDS)},
@@ -341,7 +370,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                    "input side without keeping the aspect ratio; grayscale repeated to RGB"},
         "known_pairs": known_pairs(),
         "thresholds": {"min_probability": 0.6}, "ensemble_weight": None, "ood": ood,
-        "training_data": ("Mostly synthetic: core.synth head-volume slices and brain-tumour slices (MRI brain), "
+        "training_data": ("Mostly synthetic: core.synth head-volume slices and brain-tumour slices, and "
+                          "core.gates.head_levels axial head slices at the vertex, orbits, skull base and jaw in "
+                          "T1, post-contrast T1, T2, FLAIR and PD contrast (MRI brain), "
                           "core.synth chest and lumbar-spine radiographs, core.gates drawings of knee MRI/radiographs, "
                           "lateral cervical-spine films and CT slices, scikit-image photographs ("
                           + ", ".join(TRAIN_PHOTOS) + "), rendered text screenshots, noise, near-blank images "
