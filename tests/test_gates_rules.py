@@ -149,3 +149,17 @@ def test_mahalanobis_scores_far_points_higher():
     model = MahalanobisModel.fit(x, y)
     near, far = model.score(np.array([[0.1, 0, 0, 0], [20, -20, 20, -20]]))
     assert far > 10 * near
+
+
+def test_coil_name_priors():
+    # a head coil makes every other body part less likely; a knee coil the reverse; a flexible coil says nothing
+    head = apply_rules(_gridded(256, 256, 0.9, dicom_modality="MR", coil_names=["TxRx_Head"]))
+    # coil and field of view (230 mm, large for a knee) are separate evidence: their factors multiply
+    assert head.body_part_prior == pytest.approx({"knee": 0.09, "spine": 0.3, "chest": 0.3, "other": 0.3})
+    assert any("head coil (TxRx_Head)" in e for e in head.evidence)
+    knee = apply_rules(_gridded(380, 380, 0.5, dicom_modality="MR", coil_names=["Knee 8ch"]))  # 190 mm: no field prior
+    assert knee.body_part_prior == {"brain": 0.3, "spine": 0.3, "chest": 0.3, "other": 0.3}
+    flex = apply_rules(_gridded(512, 512, 0.3125, dicom_modality="MR", coil_names=["RM:GEM Flex M"]))
+    assert flex.body_part_prior == {"brain": 0.3}  # falls back to the field-of-view prior
+    named = apply_rules(_gridded(256, 256, 0.9, dicom_modality="MR", coil_names=["Head_32"], body_part_examined="KNEE"))
+    assert named.body_part == "knee" and named.body_part_prior is None

@@ -101,6 +101,12 @@ FIELD_PRIOR_FACTOR = 0.3
 #: cervical-spine and knee films use 18 x 24 or 24 x 30 cm fields. Soft evidence only (children's
 #: chests are smaller): the chest probability is multiplied by FIELD_PRIOR_FACTOR, never zeroed.
 XRAY_CHEST_MIN_FIELD_MM = 250.0
+#: MRI radio-frequency coil names (TransmitCoilName / ReceiveCoilName, upper-cased substrings) that
+#: name the anatomy they are built for -> body part. A head coil images heads (and sometimes the
+#: upper neck), a knee coil knees; flexible/body coils name nothing. Soft evidence: the other body
+#: parts' probabilities are multiplied by FIELD_PRIOR_FACTOR (and again by the field-of-view rule).
+MR_COIL_BODY_PART: tuple[tuple[str, str], ...] = (("HEAD", "brain"), ("BRAIN", "brain"), ("KNEE", "knee"))
+_BODY_PARTS = ("brain", "knee", "spine", "chest", "other")
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,13 @@ def _is_derived_or_localizer(scan: Scan) -> bool:
     return bool(terms & {"LOCALIZER", "SCOUT"})
 
 
+def _coil_body_part(scan: Scan) -> str | None:
+    """Body part named by the MRI coil, when exactly one is named."""
+    names = " ".join(str(n) for n in (scan.meta.get("coil_names") or [])).upper()
+    parts = {part for term, part in MR_COIL_BODY_PART if term in names}
+    return parts.pop() if len(parts) == 1 else None
+
+
 def apply_rules(scan: Scan) -> MetadataFindings:
     """Settle kind and body part from DICOM tags and geometry where they say so plainly.
 
@@ -146,7 +159,8 @@ def apply_rules(scan: Scan) -> MetadataFindings:
     (3) geometry and intensities when Modality is absent: a stack of slices is MRI or CT
     (negative air values mean CT); a single DICOM frame with fine detector pixels over a
     wide field and no MR timing tags is a radiograph; (4) PHOTO modality set by the loader;
-    (5) soft body-part priors from the field of view where the body part is still open: an MRI
+    (5) soft body-part priors where the body part is still open: an MRI coil that names its
+    anatomy (head or knee coil) and otherwise the field of view: an MRI
     field too small for a head or too large for a knee, a radiograph field too small for an
     adult chest film.
     """
@@ -199,15 +213,25 @@ def apply_rules(scan: Scan) -> MetadataFindings:
         if field_mm < XRAY_CHEST_MIN_FIELD_MM:
             prior = {"chest": FIELD_PRIOR_FACTOR}
             evidence.append(f"a radiograph field of {field_mm:.0f} mm, small for an adult chest film")
+    if kind == "mri" and part is None:
+        coil_part = _coil_body_part(scan)
+        if coil_part is not None:
+            prior = {p: FIELD_PRIOR_FACTOR for p in _BODY_PARTS if p != coil_part}
+            evidence.append(f"an MRI {coil_part if coil_part != 'brain' else 'head'} coil "
+                            f"({', '.join(scan.meta['coil_names'])})")
     if kind == "mri" and part is None and geometry_known:
+        # the coil and the field of view are separate pieces of evidence: their factors multiply
         sx, sy, _ = scan.spacing
         field_mm = min(scan.shape[0] * sx, scan.shape[1] * sy)
+        field_prior = None
         if field_mm < MR_HEAD_MIN_FIELD_MM:
-            prior = {"brain": FIELD_PRIOR_FACTOR}
+            field_prior = {"brain": FIELD_PRIOR_FACTOR}
             evidence.append(f"an MRI field of view of {field_mm:.0f} mm, small for a whole head")
         elif field_mm > MR_KNEE_MAX_FIELD_MM:
-            prior = {"knee": FIELD_PRIOR_FACTOR}
+            field_prior = {"knee": FIELD_PRIOR_FACTOR}
             evidence.append(f"an MRI field of view of {field_mm:.0f} mm, large for a knee")
+        if field_prior is not None:
+            prior = {p: (prior or {}).get(p, 1.0) * field_prior.get(p, 1.0) for p in {*(prior or {}), *field_prior}}
     return MetadataFindings(kind, part, tuple(evidence), prior)
 
 

@@ -84,6 +84,9 @@ SAFE_META_KEYWORDS: frozenset[str] = frozenset({
     "InversionTime", "FlipAngle", "ViewPosition", "PatientOrientation", "NumberOfFrames", "SeriesNumber",
     "ImageOrientationPatient", "SamplesPerPixel", "PixelRepresentation", "KVP", "ConvolutionKernel",
     "MRAcquisitionType", "ScanningSequence", "SequenceVariant", "Laterality", "ImageLaterality",
+    # RF coil model names (e.g. "TxRx_Head", "HeadNeck_20", "Knee 8ch"): equipment, not person data;
+    # not in the PS3.15 basic profile list. The input gate reads them as body-part evidence.
+    "TransmitCoilName", "ReceiveCoilName",
 })
 
 _PERSON_NAME_KEYWORDS = frozenset({

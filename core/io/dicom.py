@@ -360,6 +360,8 @@ def safe_meta(ds: Dataset) -> dict[str, Any]:
         "repetition_time_ms": _plain(_safe(ds, "RepetitionTime")),
         "echo_time_ms": _plain(_safe(ds, "EchoTime")),
         "spacing_known": spacing is not None,
+        "coil_names": [name for name in (_plain(_safe(ds, "TransmitCoilName")), _plain(_safe(ds, "ReceiveCoilName")))
+                       if isinstance(name, str) and name] or None,
     }
     if isinstance(meta["image_type"], str):
         meta["image_type"] = [meta["image_type"]]
