@@ -109,3 +109,21 @@ def test_tiny_spine_ensemble_run(tmp_path, monkeypatch, extra) -> None:
     assert "auroc_abnormal_by_lesion_vs_normal" in meta["metrics"]["ensemble"]
     assert ("lesion-map loss" in meta["training_data"]) == (not extra)
     assert ("--no-lesion-maps" in meta["command"]) == bool(extra)
+
+
+def test_retraining_one_member_keeps_the_others_in_the_ensemble_metrics(tmp_path, monkeypatch) -> None:
+    import argparse
+    import json
+
+    monkeypatch.setattr("core.training.common.RUNS_DIR", tmp_path / "runs")
+    base = ["--n-train", "12", "--n-val", "8", "--n-test", "8", "--epochs", "1", "--rows", "64", "--cols", "32",
+            "--input-rows", "64", "--input-cols", "32", "--batch-size", "4", "--weights-dir", str(tmp_path / "w"),
+            "--run-dir", str(tmp_path / "runs")]
+    for members in (["resnet"], ["efficientnetv2"]):
+        p = argparse.ArgumentParser()
+        spine_xray.add_arguments(p)
+        res = spine_xray.run(p.parse_args(["--members", *members, *base]))
+    assert set(res["members"]) == {"spine-xray-efficientnetv2"}
+    assert set(res["ensemble"]["members"]) == {"spine-xray-resnet26", "spine-xray-efficientnetv2"}
+    old = json.loads((tmp_path / "w" / "spine-xray-resnet26" / "metadata.json").read_text())
+    assert old["metrics"]["ensemble"] == res["ensemble"]

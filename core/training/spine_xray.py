@@ -333,6 +333,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"[{member.model_id}] held-out AUROC by lesion class vs normal: {by_lesion}", flush=True)
         results["members"][member.model_id] = metrics
         paths[member.model_id], weights[member.model_id] = path, member.ensemble_weight or 1.0
+    # members not retrained in this run but present in --weights-dir with the same input contract join the
+    # ensemble metrics (so one member can be retrained without retraining the others)
+    for key, member in MEMBERS.items():
+        folder = args.weights_dir / member.model_id
+        if member.model_id in test_scores or not (folder / "metadata.json").exists():
+            continue
+        from core.models.loading import load_model
+        from core.training.common import predict
+
+        meta = load_metadata(folder)
+        if tuple(meta.input.spatial_shape) != tuple(spec.spatial_shape) or bool(meta.demo) != demo:
+            continue  # another input contract, or phantom members beside a real-data run (or vice versa)
+        logits, _, _ = predict(load_model(meta).module, test_ds)
+        test_scores[member.model_id] = probabilities(logits, "softmax")[:, 1]
+        paths[member.model_id], weights[member.model_id] = folder / "metadata.json", member.ensemble_weight or 1.0
+        print(f"[spine-xray] ensemble includes the existing {member.model_id} from {folder}", flush=True)
     if len(test_scores) > 1:
         total = sum(weights.values())
         score = sum(weights[m] * s for m, s in test_scores.items()) / total
