@@ -167,34 +167,20 @@ def test_refuses_2d_knee_dicom(samples_dir):
 
 
 # --- slow: full resolution ---------------------------------------------------------------------
-def _temporal_horn_fraction(ph, seed: int, atrophy: float) -> float:
-    """Fraction of the phantom's lateral-ventricle label in the temporal horn.
-
-    FreeSurfer (and the norms) count the temporal horn as a separate structure
-    (Inf-Lat-Vent); the phantom labels it as lateral ventricle, so it is taken out of the
-    reference before comparing.
-    """
-    from core.synth.head import HeadAnatomy
-
-    rng = np.random.default_rng(seed)
-    anat_rng, _ = rng.spawn(2)
-    anatomy = HeadAnatomy(anat_rng, atrophy=atrophy)
-    idx = np.argwhere(np.isin(ph.labels, (5, 6)))
-    w = idx @ ph.scan.affine[:3, :3].T + ph.scan.affine[:3, 3]
-    _, y, z = anatomy.to_template(*(np.ascontiguousarray(w[:, k]).astype(np.float32) for k in range(3)))
-    return float(((z < -6) & (y < 20)).mean())
-
-
 @functools.lru_cache(maxsize=None)
 def _full_phantom_errors(seed: int, atrophy: float) -> dict[str, float]:
+    """Relative errors of one 1 mm phantom analysis against the phantom's ground truth.
+
+    Lateral ventricles are compared with the FreeSurfer definition (``lateral_ventricles_fs``:
+    the temporal horns are FreeSurfer's separate Inf-Lat-Vent label).
+    """
     from core.synth.head import make_head_phantom
 
     ph = make_head_phantom(seed=seed, shape=(160, 192, 160), spacing_mm=1.0, atrophy=atrophy)
     r = analyze(ph.scan, age_years=70, sex="F", run_cnn=False)
-    lv_ref = ph.volumes_ml["lateral_ventricles"] * (1.0 - _temporal_horn_fraction(ph, seed, atrophy))
     errors = {
         "icv": r.volumes_ml["icv"] / ph.volumes_ml["icv"] - 1,
-        "lateral_ventricles": r.volumes_ml["lateral_ventricles"] / lv_ref - 1,
+        "lateral_ventricles": r.volumes_ml["lateral_ventricles"] / ph.reference_ml["lateral_ventricles_fs"] - 1,
         "hippocampus_left": r.volumes_ml["hippocampus_left"] / ph.volumes_ml["hippocampus_left"] - 1,
         "hippocampus_right": r.volumes_ml["hippocampus_right"] / ph.volumes_ml["hippocampus_right"] - 1,
     }
@@ -203,30 +189,33 @@ def _full_phantom_errors(seed: int, atrophy: float) -> dict[str, float]:
 
 
 PHANTOMS = [(1, 0.0), (2, 0.6)]
+MORE_PHANTOMS = [(3, 0.3), (4, 1.0), (5, 0.6), (6, 0.0)]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed,atrophy", PHANTOMS)
 def test_phantom_icv_and_ventricles_within_5_percent(seed, atrophy):
-    """ICV and lateral ventricles (FreeSurfer definition: temporal horn excluded) within 5 %.
-
-    Measured at the last commit: ICV -1.9 % / -1.8 %, ventricles -0.7 % / -2.8 %.
-    """
+    """ICV and lateral ventricles (FreeSurfer definition) within 5 % of the phantom's truth."""
     e = _full_phantom_errors(seed, atrophy)
     assert abs(e["icv"]) < 0.05
     assert abs(e["lateral_ventricles"]) < 0.05
-    # The hippocampi are found (left/right masks non-empty, same order of size) even though
-    # they under-read on phantoms; see the xfail test below.
-    assert -0.6 < e["hippocampus_left"] < 0.2 and -0.6 < e["hippocampus_right"] < 0.2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,atrophy", PHANTOMS + MORE_PHANTOMS)
+def test_phantom_hippocampus_within_10_percent(seed, atrophy):
+    """The atlas-shaped phantom hippocampi (core.synth.mtl) are measured within 10 %."""
+    e = _full_phantom_errors(seed, atrophy)
+    assert abs(e["hippocampus_left"]) < 0.10 and abs(e["hippocampus_right"]) < 0.10
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
-    "Known limitation: the atlas-based FreeSurfer hippocampus under-reads phantoms by 30-47 % "
-    "(measured: seed 1 -47/-43 %, seed 2 -43/-30 %). The phantom's medial temporal lobe is not "
-    "MNI-shaped (box SyN similarity 0.51 vs 0.77 on a real head), the warped hippocampus overlaps the "
-    "phantom's only partly (Dice 0.46) and the GM gate cannot add the missed part without also taking "
-    "adjacent grey matter of the same intensity. On the real sample the masks sit on the hippocampi."))
+    "Known limitation: the warped single-atlas hippocampus regresses towards the template's "
+    "proportions: it reads small phantom hippocampi high and large ones low (measured over six "
+    "phantoms -6.5 .. +8.9 %, Dice 0.89-0.92); seed 1 left -6.5 %, seed 2 right +6.1 %. The "
+    "hippocampal head meets the amygdala with no intensity edge, so the warp there follows its "
+    "regularisation. See core/brain/README.md."))
 @pytest.mark.parametrize("seed,atrophy", PHANTOMS)
 def test_phantom_hippocampus_within_5_percent(seed, atrophy):
     e = _full_phantom_errors(seed, atrophy)

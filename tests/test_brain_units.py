@@ -196,3 +196,34 @@ def test_split_left_right_follows_template_midline():
     shifted[0, 3] = 3.0  # subject midline at x = +3 mm: the voxel at +2 mm is now left
     left, right = _split_lr(mask, aff, shifted)
     assert left.sum() == 3 and right.sum() == 1
+
+
+def _skull_shells(csf_mm: float, table_mm: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Concentric head: WM/GM brain (r < 40 mm), CSF, inner table, bright diploe, outer table, scalp (1 mm)."""
+    from scipy import ndimage
+
+    n = 120
+    r = np.sqrt(((np.indices((n, n, n)) - (n - 1) / 2) ** 2).sum(0))
+    brain_r = 40.0
+    cavity_r = brain_r + csf_mm
+    img = np.zeros(r.shape, np.float32)
+    for radius, value in ((cavity_r + table_mm + 10, 0.9), (cavity_r + table_mm + 5, 0.06), (cavity_r + table_mm + 3, 0.55),
+                          (cavity_r + table_mm, 0.06), (cavity_r, 0.12), (brain_r, 0.45), (brain_r - 3, 0.8)):
+        img[r < radius] = value
+    img = ndimage.gaussian_filter(img, 0.5) + np.random.default_rng(0).normal(0, 0.02, img.shape).astype(np.float32)
+    return img, r < brain_r, int((r < cavity_r).sum())
+
+
+@pytest.mark.parametrize("csf_mm,table_mm", [(1.5, 1.5), (5.0, 2.0)])
+def test_intracranial_growth_fills_csf_and_stops_at_a_thin_inner_table(csf_mm, table_mm):
+    """The cavity grows from the template mask through CSF to the skull; a thin inner table
+    blurred by bright marrow reads like CSF and is kept out by the skull margin."""
+    from core.brain.tissue import TissueIntensities, intracranial_mask
+
+    img, template_mask, true_voxels = _skull_shells(csf_mm, table_mm)
+    ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
+    _, _, voxels = intracranial_mask(img, template_mask, ti, 1.0)
+    assert voxels / true_voxels == pytest.approx(1.0, abs=0.05)  # the template mask alone: -10 % / -30 %
+    if csf_mm < 2:
+        _, _, no_margin = intracranial_mask(img, template_mask, ti, 1.0, skull_margin_mm=0.0)
+        assert no_margin / true_voxels > 1.05  # without the margin the growth takes the table

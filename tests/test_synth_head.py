@@ -142,3 +142,31 @@ def test_full_size_phantom_timing():
     t0 = time.perf_counter()
     make_head_phantom(seed=0)
     assert time.perf_counter() - t0 < 3.0
+
+
+def test_hippocampi_are_the_scaled_freesurfer_atlas_structures():
+    """Phantom hippocampus = aseg hippocampus x (MNI -> template map) x subject scale x MTL scale^3."""
+    from core.mni import ASEG_HIPPOCAMPUS_LEFT, ASEG_HIPPOCAMPUS_RIGHT, aseg_labels
+    from core.synth.head import HeadAnatomy
+    from core.synth.mtl import MNI_TO_TEMPLATE
+
+    seed, atrophy = 7, 0.4
+    ph = make_head_phantom(seed=seed, shape=(128, 150, 128), spacing_mm=1.25, atrophy=atrophy)
+    anatomy = HeadAnatomy(np.random.default_rng(seed).spawn(2)[0], atrophy=atrophy)
+    labels, affine = aseg_labels()
+    atlas_voxel_ml = abs(np.linalg.det(affine[:3, :3])) / 1000.0
+    for side, code in (("left", ASEG_HIPPOCAMPUS_LEFT), ("right", ASEG_HIPPOCAMPUS_RIGHT)):
+        expected = (float((labels == code).sum()) * atlas_voxel_ml * abs(np.linalg.det(MNI_TO_TEMPLATE[:, :3]))
+                    * float(np.prod(anatomy.scale)) * ph.params["medial_temporal_scale"][side] ** 3)
+        assert ph.volumes_ml[f"hippocampus_{side}"] == pytest.approx(expected, rel=0.06), side
+    # left hippocampus (label 7) lies left of the midline, right (8) right of it (RAS+, centred grid)
+    x = lambda code: (np.argwhere(ph.labels == code) @ ph.scan.affine[:3, :3].T + ph.scan.affine[:3, 3])[:, 0].mean()
+    assert x(7) < -15 and x(8) > 15
+
+
+def test_reference_ventricles_leave_out_the_temporal_horns(mid_series):
+    for ph in mid_series.values():
+        ref = ph.reference_ml
+        assert 0 < ref["temporal_horns"] < 0.2 * ph.volumes_ml["lateral_ventricles"]
+        assert ref["lateral_ventricles_fs"] == pytest.approx(ph.volumes_ml["lateral_ventricles"] - ref["temporal_horns"])
+    assert mid_series[1.0].reference_ml["temporal_horns"] > mid_series[0.0].reference_ml["temporal_horns"]

@@ -45,7 +45,11 @@ WARN_AFFINE_SIMILARITY = 0.40
 # uniform blob that passed the affine gate gave 0.17.
 MIN_SYN_SIMILARITY = 0.30
 BOX_MARGIN_MM = 10.0
-SYN_ITERATIONS = (60, 30, 0)
+# Iterations at shrink 4/2/1 of the 2 mm box (8, 4, 2 mm). The finest level took the
+# atlas-shaped phantom hippocampi from Dice 0.87 to 0.90 (errors within -6.6..+8.9 %, six
+# phantoms); more iterations (100/60/20), a larger step, less smoothing, CC radius 4, a
+# 1.5 mm box or a second 1 mm SyN around the hippocampi did not do better.
+SYN_ITERATIONS = (60, 30, 15)
 SYN_BOX_SPACING_MM = 2.0
 
 

@@ -11,6 +11,12 @@ from scipy import ndimage
 
 from core.types import RejectedInput, Scan
 
+# Tissue for the rough brain mask: above this fraction of the head's Otsu level. 0.8 dropped
+# grey matter where GM/WM contrast is high (phantoms: GM/WM 0.55) and left a white-matter core
+# that made the first affine ill-conditioned (phantom scales 0.42-0.70); 0.6 keeps the cortex
+# (core/brain/README.md, "Investigated 2026-12-04").
+ROUGH_MASK_OTSU_FRACTION = 0.6
+
 
 class NotAVolumeError(RejectedInput):
     """The input is a 2D image; brain volumetry needs a 3D volume."""
@@ -118,7 +124,7 @@ def rough_brain_mask(vol: np.ndarray, head: np.ndarray, spacing_mm: float) -> np
     from skimage.filters import threshold_otsu
 
     thr = threshold_otsu(inside)
-    tissue = head & (vol > 0.8 * thr)
+    tissue = head & (vol > ROUGH_MASK_OTSU_FRACTION * thr)
     it = max(1, int(round(5.0 / spacing_mm)))
     core = ndimage.binary_erosion(tissue, iterations=it)
     lab, n = ndimage.label(core)

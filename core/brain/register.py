@@ -29,6 +29,8 @@ os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "2")
 
 import ants  # noqa: E402
 
+from core.mni import Template, load_template  # noqa: E402,F401  (re-exported for the pipeline)
+
 ANTS_SEED = 20240611
 _LPS = np.diag([-1.0, -1.0, 1.0])
 
@@ -84,43 +86,6 @@ def ants_affine(img: "ants.ANTsImage") -> np.ndarray:
     aff[:3, :3] = _LPS @ d
     aff[:3, 3] = _LPS @ np.asarray(img.origin, dtype=float)
     return aff
-
-
-@dataclass(frozen=True)
-class Template:
-    """The nilearn MNI152 (2009c asymmetric) template and its maps at one resolution."""
-
-    t1: np.ndarray
-    brain_mask: np.ndarray
-    gm: np.ndarray
-    wm: np.ndarray
-    affine: np.ndarray
-
-    @property
-    def voxel_ml(self) -> float:
-        return float(abs(np.linalg.det(self.affine[:3, :3]))) / 1000.0
-
-
-@lru_cache(maxsize=2)
-def load_template(resolution_mm: int = 1) -> Template:
-    """Load the MNI152 template installed with nilearn (works offline).
-
-    Args:
-        resolution_mm: 1 or 2.
-    """
-    from nilearn import datasets
-
-    t1 = datasets.load_mni152_template(resolution=resolution_mm)
-    mask = datasets.load_mni152_brain_mask(resolution=resolution_mm)
-    gm = datasets.load_mni152_gm_template(resolution=resolution_mm)
-    wm = datasets.load_mni152_wm_template(resolution=resolution_mm)
-    return Template(
-        t1=np.asarray(t1.get_fdata(), dtype=np.float32),
-        brain_mask=np.asarray(mask.get_fdata()) > 0.5,
-        gm=np.asarray(gm.get_fdata(), dtype=np.float32),
-        wm=np.asarray(wm.get_fdata(), dtype=np.float32),
-        affine=np.asarray(t1.affine, dtype=float),
-    )
 
 
 @dataclass(frozen=True)
@@ -235,7 +200,7 @@ def syn_register_box(
     subject: "ants.ANTsImage",
     template_box: "ants.ANTsImage",
     affine: AffineResult,
-    iterations: tuple[int, ...] = (60, 30, 0),
+    iterations: tuple[int, ...] = (60, 30, 15),
 ) -> DeformableResult:
     """SyN (CC metric, radius 2) from the subject to the template deep-brain box.
 

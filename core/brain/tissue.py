@@ -97,8 +97,20 @@ def estimate_intensities(image: np.ndarray, brain: np.ndarray, ventricle_prior: 
     return TissueIntensities(csf=csf, gm=gm, wm=wm)
 
 
+# Growth of the cavity beyond the warped template mask (mm): the template mask follows the
+# brain surface, and with atrophy the CSF layer between brain and skull widens (phantoms:
+# template mask -0.1 % of the ICV at atrophy 0, -4 to -7 % at 0.6, -15 % at 1.0).
+ICV_GROW_MM = 8.0
+# Growth voxels this close to bright extracranial tissue (marrow, scalp fat, muscle) are taken
+# as skull: after partial-volume blur a 1.5-2 mm inner table next to bright diploe reads as
+# dark as CSF, so intensity alone does not stop the growth there (phantoms: ICV +9 to +15 %
+# without this rule, -4.6 to +3.5 % with it over atrophy 0-1; see core/brain/README.md).
+ICV_SKULL_MARGIN_MM = 2.0
+
+
 def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIntensities,
-                      spacing_mm: float, grow_mm: float = 6.0) -> tuple[np.ndarray, float, float]:
+                      spacing_mm: float, grow_mm: float = ICV_GROW_MM,
+                      skull_margin_mm: float = ICV_SKULL_MARGIN_MM) -> tuple[np.ndarray, float, float]:
     """Intracranial cavity: the warped template brain mask plus CSF-like voxels out to the skull.
 
     The template mask carried by the registration follows the brain surface as well as the
@@ -106,9 +118,11 @@ def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIn
     a head shaped unlike MNI) it stops short of the skull. It is therefore extended by at
     most ``grow_mm`` through voxels whose intensity lies between the bone level and the
     CSF/GM midpoint: in T1 cortical bone has (almost) no signal, CSF is dim but above it,
-    and scalp, marrow and muscle are brighter than the midpoint. (A fully intensity-driven
-    cavity leaked into the neck and the diploe on a real head; anchoring on the template
-    mask keeps it in place.)
+    and scalp, marrow and muscle are brighter than the midpoint. Growth voxels within
+    ``skull_margin_mm`` of bright tissue more than 2 mm outside the template mask are left
+    out: the inner table, blurred by its bright marrow, reads like CSF. (A fully
+    intensity-driven cavity leaked into the neck and the diploe on a real head; anchoring on
+    the template mask keeps it in place.)
 
     Returns:
         (mask, bone_level, volume_voxels): the binary cavity, the intensity used for bone, and
@@ -134,6 +148,11 @@ def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIn
     bone = float(np.percentile(vals, 0.5)) if vals.size else 0.0
     thr = 0.5 * (bone + ti.csf)
     grow = shell & (sm > thr) & (sm < ti.csf_gm)
+    # Bright voxels well outside the template brain are extracranial (the cortex lies at the
+    # template mask's edge, within 2 mm); dark voxels next to them are skull, not CSF.
+    bright_outside = shell & (sm >= ti.csf_gm) & (dist > 2.0)
+    if bright_outside.any():
+        grow &= ndimage.distance_transform_edt(~bright_outside, sampling=spacing_mm) > skull_margin_mm
     lab, n = ndimage.label(grow | base)
     keep = np.unique(lab[base])
     icv_box = _fill_holes_2d3d(np.isin(lab, keep[keep > 0]))
@@ -196,8 +215,15 @@ def gate_hippocampus(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntens
     return ndimage.binary_fill_holes(m) & (prior_prob >= threshold)
 
 
+# How far beyond the warped ventricle prior the ventricles may reach (mm). The prior comes from
+# a young-adult template; larger ventricles extend past it at the frontal and occipital horn
+# tips. Phantoms (FreeSurfer definition, atrophy 0 / 0.6): 6 mm -1.8 / -8.9 %, 10 mm +2.8 /
+# +1.5 %, 12 mm +6.3 / +6.0 % (it starts to take in partial-volume caudate and cisterns).
+VENTRICLE_SEARCH_MM = 10.0
+
+
 def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensities, icv: np.ndarray,
-                    spacing_mm: float, dilate_mm: float = 6.0) -> np.ndarray:
+                    spacing_mm: float, dilate_mm: float = VENTRICLE_SEARCH_MM) -> np.ndarray:
     """Lateral ventricles: CSF-intensity voxels inside the dilated prior, connected to its core.
 
     Enlarged ventricles grow beyond the template prior, so the search region is the prior

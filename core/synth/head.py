@@ -34,7 +34,7 @@ Volume keys (``HeadPhantom.volumes_ml``, computed from the label map, mL):
 
 Atrophy (``atrophy`` in [0, 1]) is a phantom rule, not a clinical model. Per unit of atrophy:
 ventricle cross-sections widen by 1.75x (lateral-ventricle volume ~x2.8), hippocampal
-cross-sections shrink so the volume falls ~36-38 %, cortical thickness falls 25 %, sulcal
+volume falls 38 % and amygdala volume 25 % (the lost tissue becomes CSF), cortical thickness falls 25 %, sulcal
 half-width grows 0.6 -> 1.2 mm, extra-cerebral CSF 1.6 -> 2.8 mm, fissures and the third
 ventricle widen. Measured on one subject at atrophy 0 -> 1 (2 mm grid): brain -21 %,
 cortex -35 %, CSF x1.9. The random draws do not depend on ``atrophy``: the same seed at two
@@ -45,9 +45,9 @@ terms, a raised anterior-fossa floor and a posterior-fossa ellipsoid; skull 5-7.
 4-7 mm; cortex = 2.4-2.7 mm GM ribbon along the convexity and the medial surface, sulci = borders
 of blue-noise (Poisson-disk) cells on the sphere, 10.5-12.5 mm apart, 13-25 mm deep, sheared
 with depth; interhemispheric fissure above the corpus-callosum arch; Sylvian fissures down to
-the insula; lateral ventricles and hippocampi = tubes of ellipsoids along anatomical centrelines
-(hippocampus inferomedial to the temporal horn); thalamus, caudate, putamen, pallidum, amygdala
-as ellipsoids; cerebellum with folia around a WM core; brainstem; face, orbits and neck.
+the insula; lateral ventricles = tubes of ellipsoids along anatomical centrelines; hippocampi and
+amygdalae = the FreeSurfer aseg structures of MNI152 with MNI-shaped tissue within 7 mm of them
+(:mod:`core.synth.mtl`); thalamus, caudate, putamen, pallidum as ellipsoids; cerebellum with folia around a WM core; brainstem; face, orbits and neck.
 Subject size: ICV drawn from N(1.47 L, 0.13) clipped to 1.22-1.76 L.
 """
 
@@ -63,6 +63,7 @@ import numpy as np
 from scipy import ndimage
 
 from core.synth._fields import rician, sha256_of, smooth_field
+from core.synth.mtl import paint_mtl, subject_scales
 from core.types import Modality, Scan
 
 LABELS: dict[int, str] = {
@@ -106,6 +107,10 @@ _T_THAL, _T_CAUD, _T_PUT, _T_PALL, _T_CBGM, _T_CBWM, _T_STEM = 12, 13, 14, 15, 1
 _T_DURA, _T_VITREOUS, _T_ORBFAT, _T_AMYG = 19, 20, 21, 22
 _N_TISSUES = 23
 
+_MTL_CODES = {"csf": _T_CSF, "gm": _T_GM, "wm": _T_WM, "hippocampus_left": _T_HC_L,
+              "hippocampus_right": _T_HC_R, "amygdala": _T_AMYG, "lateral_ventricle_left": _T_LV_L,
+              "lateral_ventricle_right": _T_LV_R}
+
 _TISSUE_TO_LABEL = np.array(
     [0, 1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9, 10, 4, 11, 2, 1, 1, 9], dtype=np.uint8
 )
@@ -148,12 +153,17 @@ class HeadPhantom:
         labels: uint8 label map (X, Y, Z) on the scan grid; codes in :data:`LABELS`.
         volumes_ml: structure volumes in mL computed from ``labels`` (keys in :data:`VOLUME_GROUPS`).
         params: every parameter that produced the phantom (seed, atrophy, sampled anatomy).
+        reference_ml: reference volumes that are not label groups: ``temporal_horns`` (the
+            part of the lateral-ventricle label inside the temporal-horn tube and outside the
+            body tube) and ``lateral_ventricles_fs`` (lateral ventricles without it: the
+            FreeSurfer Lateral-Ventricle definition, whose Inf-Lat-Vent is separate).
     """
 
     scan: Scan
     labels: np.ndarray
     volumes_ml: Mapping[str, float]
     params: Mapping[str, Any] = field(default_factory=dict)
+    reference_ml: Mapping[str, float] = field(default_factory=dict)
 
 
 def volumes_from_labels(labels: np.ndarray, voxel_volume_mm3: float) -> dict[str, float]:
@@ -264,9 +274,11 @@ class HeadAnatomy:
         self.sylvian_half_mm = 1.0 + 1.5 * a
         self.third_vent_half_mm = 1.2 + 2.3 * a
         self.vent_cross = 1.0 + 0.75 * a  # cross-section radii -> ~3x volume at a = 1
-        self.hc_cross = float(np.sqrt(1.0 - 0.38 * a))  # two radii -> ~38 % volume loss at a = 1
-        self.hc_cistern_mm = 0.3 + 2.2 * a
         self._build_tubes()
+        # Hippocampi and amygdalae are the FreeSurfer aseg structures carried from MNI space
+        # (core.synth.mtl); hippocampal volume falls 38 % at a = 1.
+        hc_size = {side: self.hc_factor * (1.0 + sign * self.hc_asym / 2) for side, sign in (("left", -1.0), ("right", 1.0))}
+        self.mtl_scales = subject_scales(hc_size, a)
 
     # --- structures -------------------------------------------------------------------
     def _build_tubes(self) -> None:
@@ -289,16 +301,8 @@ class HeadAnatomy:
             (34.0, 0, -23, 2.6, 4.0, 2.4),
             (33.0, 9, -27, 2.0, 3.0, 1.8),
         ]
-        hippo = [
-            (26.5, 10, -34.5, 7.7, 5.0, 6.2),  # head (pes)
-            (28.5, 3, -32.0, 7.0, 5.0, 5.8),
-            (29.5, -5, -28.0, 5.9, 5.0, 5.2),  # body
-            (29.0, -13, -23.5, 4.9, 4.5, 4.4),
-            (26.5, -19.5, -18.0, 4.0, 4.0, 3.7),  # tail
-            (22.5, -23.5, -12.5, 2.8, 3.0, 2.6),
-        ]
         self.ventricles: dict[str, np.ndarray] = {}
-        self.hippocampi: dict[str, np.ndarray] = {}
+        self.ventricle_tubes: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # (body, temporal horn)
         for side, sign in (("left", -1.0), ("right", 1.0)):
             vside = vs * (1.0 + sign * self.vent_asym / 2)
             tubes = []
@@ -313,11 +317,7 @@ class HeadAnatomy:
                 c[medial, 0] += sign * 0.9 * grow[medial]
                 tubes.append(_densify(c))
             self.ventricles[side] = np.concatenate(tubes)
-            h = _mirror(hippo, sign)
-            hs = self.hc_factor * (1.0 + sign * self.hc_asym / 2)
-            h[:, 3] *= self.hc_cross * np.sqrt(hs)
-            h[:, 5] *= self.hc_cross * np.sqrt(hs)
-            self.hippocampi[side] = _densify(h, step=1.0)
+            self.ventricle_tubes[side] = (tubes[0], tubes[1])
 
         def ell(c: tuple[float, float, float], r: tuple[float, float, float]) -> np.ndarray:
             return np.array([[*c, *r]], dtype=np.float32)
@@ -332,7 +332,6 @@ class HeadAnatomy:
                                              [s * 19.0, -8, 8, 2.4, 4, 2.2]], dtype=np.float32))),
                 (_T_PUT, ell((s * 25.0, 19.0, -15.0), (5.5, 13.0, 9.0))),
                 (_T_PALL, ell((s * 19.0, 15.0, -17.0), (3.5, 7.0, 5.0))),
-                (_T_AMYG, ell((s * 23.0, 17.0, -31.0), (6.0, 6.5, 6.0))),
             ]
 
     # --- geometry helpers ---------------------------------------------------------------
@@ -580,14 +579,10 @@ class HeadAnatomy:
         tissue = (r != _T_STEM) & (r != _T_DURA)
         for side, code in (("left", _T_LV_L), ("right", _T_LV_R)):
             r[(_tube_level(px, py, pz, self.ventricles[side]) < 1.0) & tissue] = code
-        for side, code in (("left", _T_HC_L), ("right", _T_HC_R)):
-            tube = self.hippocampi[side]
-            lev = _tube_level(px, py, pz, tube)
-            # CSF rim around the hippocampus (hippocampal fissure, temporal horn, ambient cistern)
-            rim = (lev < 1.0 + self.hc_cistern_mm / 4.0) & (lev >= 1.0) & tissue
-            medial_or_below = (np.abs(px) < np.abs(tube[:, 0]).mean() + 2.0) | (pz < tube[:, 2].mean())
-            r[rim & medial_or_below & (r != _T_LV_L) & (r != _T_LV_R)] = _T_CSF
-            r[(lev < 1.0) & tissue] = code
+        # Medial temporal lobe: atlas-shaped hippocampi and amygdalae in MNI-like surroundings;
+        # cerebral tissue and the temporal horn there are replaced, deep nuclei are kept.
+        replaceable = np.isin(r, (_T_GM, _T_WM, _T_CSF, _T_LV_L, _T_LV_R))
+        paint_mtl(px, py, pz, r, self.mtl_scales, _MTL_CODES, replaceable)
         del a
         res[bi] = r
 
@@ -757,6 +752,8 @@ def make_head_phantom(
     gain = float(intensity_scale) if intensity_scale is not None else float(image_rng.uniform(600, 1400))
     image *= np.float32(gain)
     volumes = volumes_from_labels(labels, float(spacing_mm) ** 3)
+    horns_ml = _temporal_horn_voxels(anatomy, labels, affine) * float(spacing_mm) ** 3 / 1000.0
+    reference = {"temporal_horns": horns_ml, "lateral_ventricles_fs": volumes["lateral_ventricles"] - horns_ml}
     digest = sha256_of(image, labels)
     params: dict[str, Any] = {
         "seed": int(seed), "shape": list(shape), "spacing_mm": float(spacing_mm), "atrophy": float(atrophy),
@@ -764,7 +761,7 @@ def make_head_phantom(
         "blur_mm": blur_mm, "intensity_scale": gain, "icv_target_l": icv_target_l,
         "cortical_thickness_mm": anatomy.gm_mm, "sulcal_half_width_mm": anatomy.sulc_half_mm,
         "extracerebral_csf_mm": anatomy.csf_gap_mm, "ventricle_cross_scale": anatomy.vent_cross,
-        "ventricle_subject_factor": anatomy.vent_factor, "hippocampus_cross_scale": anatomy.hc_cross,
+        "ventricle_subject_factor": anatomy.vent_factor, "medial_temporal_scale": anatomy.mtl_scales,
         "hippocampus_subject_factor": anatomy.hc_factor, "head_scale": anatomy.scale.tolist(),
         "generation_s": round(time.perf_counter() - t0, 3),
     }
@@ -780,7 +777,21 @@ def make_head_phantom(
         source=f"phantom-head seed={seed} sha256:{digest}",
         history=("synthesised",),
     )
-    return HeadPhantom(scan=scan, labels=labels, volumes_ml=volumes, params=params)
+    return HeadPhantom(scan=scan, labels=labels, volumes_ml=volumes, params=params, reference_ml=reference)
+
+
+def _temporal_horn_voxels(anatomy: HeadAnatomy, labels: np.ndarray, affine: np.ndarray) -> int:
+    """Lateral-ventricle voxels in the temporal-horn tube and not in the body tube."""
+    count = 0
+    for side, code in (("left", 5), ("right", 6)):
+        idx = np.argwhere(labels == code)
+        if idx.size == 0:
+            continue
+        w = idx @ affine[:3, :3].T + affine[:3, 3]
+        x, y, z = anatomy.to_template(*(np.ascontiguousarray(w[:, k], dtype=np.float32) for k in range(3)))
+        body, temporal = anatomy.ventricle_tubes[side]
+        count += int(((_tube_level(x, y, z, temporal) < 1.0) & (_tube_level(x, y, z, body) >= 1.0)).sum())
+    return count
 
 
 def sample_plane(anatomy: HeadAnatomy, centre_mm: np.ndarray, u_mm: np.ndarray, v_mm: np.ndarray,
