@@ -227,3 +227,25 @@ def test_intracranial_growth_fills_csf_and_stops_at_a_thin_inner_table(csf_mm, t
     if csf_mm < 2:
         _, _, no_margin = intracranial_mask(img, template_mask, ti, 1.0, skull_margin_mm=0.0)
         assert no_margin / true_voxels > 1.05  # without the margin the growth takes the table
+
+
+def test_ventricle_search_reaches_past_the_prior_but_not_below_its_floor():
+    """Enlarged ventricles are followed up to 10 mm beyond the prior, but not down a temporal horn."""
+    from core.brain.tissue import TissueIntensities, gate_ventricles
+
+    img = np.full((60, 60, 60), 0.8, np.float32)  # white matter
+    img[20:40, 25:35, 30:40] = 0.12  # the ventricle, wider than its prior
+    img[28:32, 28:32, 12:30] = 0.12  # a "temporal horn" running down from it
+    prior = np.zeros(img.shape, np.float32)
+    prior[24:36, 27:33, 32:38] = 1.0
+    allowed = np.zeros(img.shape, bool)
+    allowed[:, :, 30:] = True  # above the prior's floor
+    ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
+    icv = np.ones(img.shape, bool)
+    free = gate_ventricles(img, prior, ti, icv, 1.0)
+    floor = gate_ventricles(img, prior, ti, icv, 1.0, allowed=allowed)
+    body = np.zeros(img.shape, bool)
+    body[20:40, 25:35, 30:40] = True
+    assert floor[body].mean() > 0.95  # the whole widened body, beyond the prior
+    assert not floor[:, :, :29].any()  # nothing of the horn below the floor (one rim voxel may touch 29)
+    assert free[:, :, 20:29].any()  # without the floor the search follows the horn down

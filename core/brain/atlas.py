@@ -21,7 +21,7 @@ from scipy import ndimage
 
 from core.mni import ASEG_HIPPOCAMPUS_LEFT as HIPPOCAMPUS_LEFT_LABEL
 from core.mni import ASEG_HIPPOCAMPUS_RIGHT as HIPPOCAMPUS_RIGHT_LABEL
-from core.mni import aseg_labels, lateral_ventricle_prior, load_template
+from core.mni import VENTRICLE_BOX_MM, aseg_labels, lateral_ventricle_prior, load_template
 
 
 
@@ -32,6 +32,7 @@ class TemplateROIs:
     hippocampus_left: np.ndarray
     hippocampus_right: np.ndarray
     lateral_ventricles: np.ndarray
+    above_ventricle_floor: np.ndarray  # MNI z >= the ventricle prior's floor (temporal horns lie below)
     affine: np.ndarray
 
 
@@ -40,6 +41,11 @@ def _resample_labels_to(labels: np.ndarray, src_affine: np.ndarray, dst_shape: t
     # up to the half-voxel offset between them.
     m = np.linalg.inv(src_affine) @ dst_affine
     return ndimage.affine_transform(labels, m[:3, :3], offset=m[:3, 3], output_shape=dst_shape, order=0, cval=0)
+
+
+def _above_z(shape: tuple[int, ...], affine: np.ndarray, z_mm: float) -> np.ndarray:
+    z = affine[2, 2] * np.arange(shape[2]) + affine[2, 3]  # axis-aligned RAS+ template grid
+    return np.broadcast_to(z[None, None, :] >= z_mm, shape).copy()
 
 
 @lru_cache(maxsize=1)
@@ -52,5 +58,6 @@ def template_rois() -> TemplateROIs:
         hippocampus_left=labels == HIPPOCAMPUS_LEFT_LABEL,
         hippocampus_right=labels == HIPPOCAMPUS_RIGHT_LABEL,
         lateral_ventricles=lateral_ventricle_prior(),
+        above_ventricle_floor=_above_z(tpl.t1.shape, tpl.affine, VENTRICLE_BOX_MM["z"][0]),
         affine=tpl.affine,
     )

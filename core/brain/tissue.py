@@ -223,17 +223,22 @@ VENTRICLE_SEARCH_MM = 10.0
 
 
 def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensities, icv: np.ndarray,
-                    spacing_mm: float, dilate_mm: float = VENTRICLE_SEARCH_MM) -> np.ndarray:
+                    spacing_mm: float, dilate_mm: float = VENTRICLE_SEARCH_MM,
+                    allowed: np.ndarray | None = None) -> np.ndarray:
     """Lateral ventricles: CSF-intensity voxels inside the dilated prior, connected to its core.
 
     Enlarged ventricles grow beyond the template prior, so the search region is the prior
     dilated by ``dilate_mm``; only components touching the prior's CSF voxels are kept,
-    which leaves out sulcal CSF that the dilation reaches.
+    which leaves out sulcal CSF that the dilation reaches. ``allowed`` (same grid) limits the
+    region further: the pipeline passes the warped space above the prior's floor, so the
+    dilation does not follow the temporal horns down (FreeSurfer's separate Inf-Lat-Vent).
     """
     sm = ndimage.gaussian_filter(image, 0.5)
     prior = prior_prob >= 0.5
     it = max(1, int(round(dilate_mm / spacing_mm)))
     region = ndimage.binary_dilation(prior, iterations=it) & icv
+    if allowed is not None:
+        region &= allowed | prior
     dark = region & (sm < ti.csf_gm)
     seeds = dark & prior
     if not seeds.any():
