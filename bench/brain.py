@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     from core.brain import analyze
     from core.brain.atlas import template_rois
-    from core.brain.register import load_template
+    from core.mni import load_template
 
     load_template(1), load_template(2), template_rois()
     print(f"warmup (imports, templates, atlas): {time.perf_counter() - t0:.1f} s")

@@ -19,9 +19,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from core.mni import ASEG_HIPPOCAMPUS_LEFT as HIPPOCAMPUS_LEFT_LABEL
-from core.mni import ASEG_HIPPOCAMPUS_RIGHT as HIPPOCAMPUS_RIGHT_LABEL
-from core.mni import VENTRICLE_BOX_MM, aseg_labels, lateral_ventricle_prior, load_template
+from core.mni import (ASEG_HIPPOCAMPUS_LEFT, ASEG_HIPPOCAMPUS_RIGHT, VENTRICLE_BOX_MM, aseg_labels,
+                      lateral_ventricle_prior, load_template)
 
 
 
@@ -55,8 +54,8 @@ def template_rois() -> TemplateROIs:
     labels, labels_affine = aseg_labels()
     labels = _resample_labels_to(labels, labels_affine, tpl.t1.shape, tpl.affine)
     return TemplateROIs(
-        hippocampus_left=labels == HIPPOCAMPUS_LEFT_LABEL,
-        hippocampus_right=labels == HIPPOCAMPUS_RIGHT_LABEL,
+        hippocampus_left=labels == ASEG_HIPPOCAMPUS_LEFT,
+        hippocampus_right=labels == ASEG_HIPPOCAMPUS_RIGHT,
         lateral_ventricles=lateral_ventricle_prior(),
         above_ventricle_floor=_above_z(tpl.t1.shape, tpl.affine, VENTRICLE_BOX_MM["z"][0]),
         affine=tpl.affine,

@@ -195,6 +195,7 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
 def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: bool) -> BrainReport:
     from core.brain import register as reg
     from core.brain.atlas import template_rois
+    from core.mni import load_template
     from core.brain import tissue as tis
     from core.brain.thickness import cortical_thickness_mm
 
@@ -236,8 +237,8 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     timer.lap("n4")
 
     # --- affine registration ----------------------------------------------------------------
-    tpl2 = reg.load_template(2)
-    tpl1 = reg.load_template(1)
+    tpl2 = load_template(2)
+    tpl1 = load_template(1)
     rois = template_rois()
     timer.lap("templates")
     t_img = reg.to_ants(tpl2.t1, tpl2.affine)

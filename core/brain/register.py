@@ -19,7 +19,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -28,8 +27,6 @@ import numpy as np
 os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "2")
 
 import ants  # noqa: E402
-
-from core.mni import Template, load_template  # noqa: E402,F401  (re-exported for the pipeline)
 
 ANTS_SEED = 20240611
 _LPS = np.diag([-1.0, -1.0, 1.0])

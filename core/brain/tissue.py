@@ -104,7 +104,7 @@ ICV_GROW_MM = 8.0
 # Growth voxels this close to bright extracranial tissue (marrow, scalp fat, muscle) are taken
 # as skull: after partial-volume blur a 1.5-2 mm inner table next to bright diploe reads as
 # dark as CSF, so intensity alone does not stop the growth there (phantoms: ICV +9 to +15 %
-# without this rule, -4.6 to +3.5 % with it over atrophy 0-1; see core/brain/README.md).
+# without this rule, -0.7 to +2.3 % with it up to atrophy 0.6; see core/brain/README.md).
 ICV_SKULL_MARGIN_MM = 2.0
 
 
@@ -217,8 +217,8 @@ def gate_hippocampus(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntens
 
 # How far beyond the warped ventricle prior the ventricles may reach (mm). The prior comes from
 # a young-adult template; larger ventricles extend past it at the frontal and occipital horn
-# tips. Phantoms (FreeSurfer definition, atrophy 0 / 0.6): 6 mm -1.8 / -8.9 %, 10 mm +2.8 /
-# +1.5 %, 12 mm +6.3 / +6.0 % (it starts to take in partial-volume caudate and cisterns).
+# tips. Phantoms (FreeSurfer definition, atrophy 0 / 0.6): 6 mm -1.8 / -8.9 %, 10 mm +1.9 /
+# +1.7 %, 12 mm about +6 % (it starts to take in partial-volume caudate and cisterns).
 VENTRICLE_SEARCH_MM = 10.0
 
 

@@ -34,7 +34,7 @@ Volume keys (``HeadPhantom.volumes_ml``, computed from the label map, mL):
 
 Atrophy (``atrophy`` in [0, 1]) is a phantom rule, not a clinical model. Per unit of atrophy:
 ventricle cross-sections widen by 1.75x (lateral-ventricle volume ~x2.8), hippocampal
-volume falls 38 % and amygdala volume 25 % (the lost tissue becomes CSF), cortical thickness falls 25 %, sulcal
+volume falls 38 % (the medial temporal lobe shrinks about it, core.synth.mtl), cortical thickness falls 25 %, sulcal
 half-width grows 0.6 -> 1.2 mm, extra-cerebral CSF 1.6 -> 2.8 mm, fissures and the third
 ventricle widen. Measured on one subject at atrophy 0 -> 1 (2 mm grid): brain -21 %,
 cortex -35 %, CSF x1.9. The random draws do not depend on ``atrophy``: the same seed at two
