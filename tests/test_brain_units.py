@@ -249,3 +249,30 @@ def test_ventricle_search_reaches_past_the_prior_but_not_below_its_floor():
     assert floor[body].mean() > 0.95  # the whole widened body, beyond the prior
     assert not floor[:, :, :29].any()  # nothing of the horn below the floor (one rim voxel may touch 29)
     assert free[:, :, 20:29].any()  # without the floor the search follows the horn down
+
+
+def test_ventricle_search_leaves_out_csf_beside_the_hippocampus():
+    """CSF touching the ventricle but lying beside the hippocampus (fissure, cistern) is not ventricle."""
+    from core.brain.tissue import TissueIntensities, gate_ventricles, ventricle_search_allowed
+
+    img = np.full((60, 60, 60), 0.8, np.float32)  # white matter
+    img[20:40, 25:35, 30:40] = 0.12  # the ventricle (its prior)
+    hippocampus = np.zeros(img.shape, bool)
+    hippocampus[42:52, 26:34, 30:38] = True
+    img[hippocampus] = 0.45  # grey matter
+    img[40:48, 34:37, 30:38] = 0.12  # fissure CSF along the hippocampus, touching the ventricle
+    img[30:34, 35:42, 33:37] = 0.12  # a genuine extension of the ventricle away from the hippocampus
+    prior = np.zeros(img.shape, np.float32)
+    prior[20:40, 25:35, 30:40] = 1.0
+    ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
+    icv = np.ones(img.shape, bool)
+    above = np.ones(img.shape, bool)
+    allowed = ventricle_search_allowed(above, hippocampus, 1.0)
+    with_margin = gate_ventricles(img, prior, ti, icv, 1.0, allowed=allowed)
+    without = gate_ventricles(img, prior, ti, icv, 1.0, allowed=above)
+    fissure = np.zeros(img.shape, bool)
+    fissure[42:48, 34:37, 30:38] = True  # within the 10 mm search, beyond the ventricle's rim
+    assert without[fissure].mean() > 0.9  # connectivity alone takes the fissure in
+    assert not with_margin[fissure].any()
+    assert with_margin[30:34, 36:42, 33:37].all()  # the extension away from the hippocampus stays
+    assert with_margin[20:40, 25:35, 30:40].all()  # and so does the prior's ventricle

@@ -242,7 +242,6 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     rois = template_rois()
     timer.lap("templates")
     t_img = reg.to_ants(tpl2.t1, tpl2.affine)
-    t_mask = reg.to_ants(tpl2.brain_mask.astype(np.float32), tpl2.affine)
     n4_low, _ = prep.downsample(n4, affine, factor)
     # Metric inside the template brain dilated by 4 mm so the brain's outer edge (dark CSF
     # and bone beyond it) takes part; the subject is roughly skull-stripped so scalp fat
@@ -309,7 +308,8 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     seg = tis.segment(n4, icv, ti)
     hl = _embed(tis.gate_hippocampus(img_box, p_hl, ti), sbox, vol.shape)
     hr = _embed(tis.gate_hippocampus(img_box, p_hr, ti), sbox, vol.shape)
-    lv = _embed(tis.gate_ventricles(img_box, p_lv, ti, icv[sbox], spacing[0], allowed=above_floor), sbox, vol.shape)
+    lv_allowed = tis.ventricle_search_allowed(above_floor, (p_hl >= 0.5) | (p_hr >= 0.5), spacing[0])
+    lv = _embed(tis.gate_ventricles(img_box, p_lv, ti, icv[sbox], spacing[0], allowed=lv_allowed), sbox, vol.shape)
     history.append("brain: tissue intensities from anatomy; GM/WM/CSF by midpoint thresholds; intensity-gated ROIs")
     timer.lap("tissue")
 
