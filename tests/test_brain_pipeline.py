@@ -202,6 +202,25 @@ def test_phantom_icv_and_ventricles_within_5_percent(seed, atrophy):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("seed,atrophy", [(3, 0.3), (5, 0.6), (6, 0.0)])
+def test_more_phantoms_icv_and_ventricles_within_5_percent(seed, atrophy):
+    e = _full_phantom_errors(seed, atrophy)
+    assert abs(e["icv"]) < 0.05
+    assert abs(e["lateral_ventricles"]) < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "Known limitation at extreme atrophy (phantom 1.0: brain -21 %, ventricles x2.8): ICV -7.1 % "
+    "(the warped template mask lies inside the shrunken brain's outline and growth passes only "
+    "through CSF-dark voxels) and lateral ventricles -6.7 % (horn tips beyond the 10 mm search). "
+    "See core/brain/README.md."))
+def test_extreme_atrophy_phantom_icv_and_ventricles_within_5_percent():
+    e = _full_phantom_errors(4, 1.0)
+    assert abs(e["icv"]) < 0.05 and abs(e["lateral_ventricles"]) < 0.05
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("seed,atrophy", PHANTOMS + MORE_PHANTOMS)
 def test_phantom_hippocampus_within_10_percent(seed, atrophy):
     """The atlas-shaped phantom hippocampi (core.synth.mtl) are measured within 10 %."""
