@@ -358,7 +358,9 @@ def brain_sections(brain_report: Any, risk: Any = None) -> list[ReportSection]:
         rows.append((name, f"{float(r.volumes_ml[key]):.2f}", _opt(None if frac is None else 100 * float(frac), "{:.3f}"),
                      _opt(pct) if pct_field else "-"))
     age = "not given" if r.age_years is None else f"{r.age_years:g} years"
-    paragraphs = [f"Age {age}; sex {r.sex or 'not given'}. Norms: {b.norm_source}."]
+    from core.brain.accuracy import accuracy_note
+
+    paragraphs = [f"Age {age}; sex {r.sex or 'not given'}. Norms: {b.norm_source}.", accuracy_note()]
     if b.percentile_unavailable_reason:
         paragraphs.append(f"Percentiles unavailable: {b.percentile_unavailable_reason}")
     sections = [ReportSection("Brain volumes and norms", tuple(paragraphs), tuple(rows))]

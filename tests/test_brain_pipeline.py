@@ -169,21 +169,10 @@ def test_refuses_2d_knee_dicom(samples_dir):
 # --- slow: full resolution ---------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def _full_phantom_errors(seed: int, atrophy: float) -> dict[str, float]:
-    """Relative errors of one 1 mm phantom analysis against the phantom's ground truth.
+    """Relative errors of one 1 mm phantom analysis (core.brain.accuracy, the bench's own measure)."""
+    from core.brain.accuracy import phantom_errors
 
-    Lateral ventricles are compared with the FreeSurfer definition (``lateral_ventricles_fs``:
-    the temporal horns are FreeSurfer's separate Inf-Lat-Vent label).
-    """
-    from core.synth.head import make_head_phantom
-
-    ph = make_head_phantom(seed=seed, shape=(160, 192, 160), spacing_mm=1.0, atrophy=atrophy)
-    r = analyze(ph.scan, age_years=70, sex="F", run_cnn=False)
-    errors = {
-        "icv": r.volumes_ml["icv"] / ph.volumes_ml["icv"] - 1,
-        "lateral_ventricles": r.volumes_ml["lateral_ventricles"] / ph.reference_ml["lateral_ventricles_fs"] - 1,
-        "hippocampus_left": r.volumes_ml["hippocampus_left"] / ph.volumes_ml["hippocampus_left"] - 1,
-        "hippocampus_right": r.volumes_ml["hippocampus_right"] / ph.volumes_ml["hippocampus_right"] - 1,
-    }
+    errors = phantom_errors(seed, atrophy)
     print(seed, atrophy, {k: f"{100 * v:+.1f}%" for k, v in errors.items()})
     return errors
 

@@ -36,6 +36,9 @@ def test_brain_sections_hold_volumes_stages_and_risk():
     factors = sections["Progression risk factors"].table
     assert any(row[0] == "APOE e4" for row in factors)
     assert "Not included" in brain_sections(report, None)[3].paragraphs[0]
+    from core.brain.accuracy import accuracy_note
+
+    assert accuracy_note() in sections["Brain volumes and norms"].paragraphs  # the measured accuracy is quoted
 
 
 def test_brain_pdf_has_qc_on_record_notice_on_every_page_and_roi_images():

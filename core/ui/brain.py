@@ -127,6 +127,9 @@ def render_volumes(report: Any) -> None:
     c4.metric("Mean cortical thickness", _fmt(b.cortical_thickness_mm, 2, " mm"))
     if b.percentile_unavailable_reason:
         st.info(f"Percentiles unavailable: {b.percentile_unavailable_reason}")
+    from core.brain.accuracy import accuracy_note
+
+    st.caption(accuracy_note())
     st.caption(f"Norms: {b.norm_source}. Grading rules: "
                + "; ".join(f"{k}: {v}" for k, v in dict(b.grading_basis).items()))
     for note in b.notes:

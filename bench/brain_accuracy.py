@@ -1,0 +1,62 @@
+"""Accuracy of core.brain.analyze on 1 mm head phantoms with known volumes; writes the figures the app quotes.
+
+Usage::
+
+    .venv/bin/python bench/brain_accuracy.py            # all phantoms, writes core/brain/data/phantom_accuracy.json
+    .venv/bin/python bench/brain_accuracy.py --no-write # print only
+
+About 40 s per phantom on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-write", action="store_true", help="print the figures without writing the JSON")
+    args = ap.parse_args()
+
+    from core.brain import accuracy
+
+    per: dict[str, dict] = {}
+    for seed, atrophy in accuracy.PHANTOMS:
+        t0 = time.perf_counter()
+        e = accuracy.phantom_errors(seed, atrophy)
+        per[f"seed{seed}_atrophy{atrophy:g}"] = {"seed": seed, "atrophy": atrophy, **{k: round(v, 4) for k, v in e.items()}}
+        print(f"seed {seed} atrophy {atrophy:g}: " + ", ".join(
+            f"{k} {100 * v:+.1f} %" if not k.startswith("dice") else f"{k} {v:.3f}" for k, v in e.items())
+            + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+    ranges = accuracy.summarise(per)
+    for k, (lo, hi) in ranges.items():
+        print(f"{k}: {100 * lo:+.1f} .. {100 * hi:+.1f} %")
+    if not args.no_write:
+        out = {"measured_on": dt.date.today().isoformat(), "commit": _commit(),
+               "method": "bench/brain_accuracy.py: core.brain.analyze on core.synth.head phantoms, 1 mm "
+                         f"{'x'.join(map(str, accuracy.PHANTOM_SHAPE))}; error = estimate / truth - 1 "
+                         "(lateral ventricles: FreeSurfer definition without temporal horns)",
+               "phantoms": per, "ranges": {k: [round(lo, 4), round(hi, 4)] for k, (lo, hi) in ranges.items()}}
+        accuracy.ACCURACY_FILE.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {accuracy.ACCURACY_FILE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
