@@ -148,3 +148,17 @@ def test_real_analysis_on_a_small_phantom(monkeypatch):
     text = page_text(at)
     assert "Volumes and norms" in text and "Progression risk" in text
     assert elements(at, "bidi_component")
+
+
+def test_centile_chart_colours_each_centile_alike_in_both_panels():
+    """The legend is shared, so a centile must have the same colour on the left and the right."""
+    from core.ui.brain import centile_figure
+    from tests.records_fixtures import brain_report
+
+    fig = centile_figure(brain_report())
+    by_name: dict[str, set] = {}
+    for trace in fig.data:
+        if trace.name.startswith("P"):
+            by_name.setdefault(trace.name, set()).add(trace.line.color)
+    assert len(by_name) == 7
+    assert all(len(colours) == 1 and None not in colours for colours in by_name.values()), by_name

@@ -153,6 +153,8 @@ def centile_figure(report: Any):
     icv_mm3 = float(report.volumes_ml["icv"]) * 1000.0
     ages = np.arange(40.0, 90.5, 1.0)
     centiles = (2.5, 10.0, 25.0, 50.0, 75.0, 90.0, 97.5)
+    # One colour per centile in both panels (plotly's default cycle would recolour the right one).
+    colours = dict(zip(centiles, ("#9e9e9e", "#56b4e9", "#009e73", "#e6e6e6", "#009e73", "#56b4e9", "#9e9e9e")))
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Left hippocampus", "Right hippocampus"), shared_yaxes=True)
     for col, (hemi, key) in enumerate((("L", "hippocampus_left"), ("R", "hippocampus_right")), start=1):
         pred_rmse = [centilebrain_predicted_mm3(hemi, float(a), report.sex, icv_mm3) for a in ages]
@@ -161,7 +163,7 @@ def centile_figure(report: Any):
         for c in centiles:
             z = float(norm.ppf(c / 100.0))
             fig.add_trace(go.Scatter(x=ages, y=pred + z * rmse, mode="lines", name=f"P{c:g}", legendgroup=f"P{c:g}",
-                                     showlegend=col == 1, line={"width": 2.5 if c == 50 else 1,
+                                     showlegend=col == 1, line={"color": colours[c], "width": 2.5 if c == 50 else 1,
                                                                 "dash": "solid" if c == 50 else "dot"}),
                           row=1, col=col)
         fig.add_trace(go.Scatter(x=[report.age_years], y=[float(report.volumes_ml[key])], mode="markers",
