@@ -163,3 +163,14 @@ def test_coil_name_priors():
     assert flex.body_part_prior == {"brain": 0.3}  # falls back to the field-of-view prior
     named = apply_rules(_gridded(256, 256, 0.9, dicom_modality="MR", coil_names=["Head_32"], body_part_examined="KNEE"))
     assert named.body_part == "knee" and named.body_part_prior is None
+
+
+def test_routing_message_for_a_nifti_volume_names_the_rules_not_dicom_tags():
+    # A NIfTI has no DICOM tags: its kind comes from the geometry rule (a stack of non-negative
+    # slices is MRI), and the user-facing sentence must not claim otherwise.
+    vol = np.zeros((64, 64, 64), np.float32)
+    vol[16:48, 16:48, 16:48] = 100.0
+    checks = {c.code: c for c in run_gates(_scan(vol, format="nifti"), "alzheimers", use_learned=False).checks}
+    routing = checks["gate_routing"].message
+    assert "DICOM" not in routing and "metadata rules" in routing
+    assert "a stack of 64 slices" in checks["gate_metadata"].message

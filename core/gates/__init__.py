@@ -45,13 +45,15 @@ def _probs_text(probs: dict[str, float], names: dict[str, str], n: int = 3) -> s
 
 
 def _source_text(routing: Routing) -> str:
+    # "Metadata" covers DICOM tags and, for files without them (NIfTI, stacks), geometry and
+    # intensity rules; the gate_metadata check lists which ones were used.
     if routing.settled_by_metadata:
-        return "from its DICOM tags"
+        return "by the metadata rules"
     parts = []
     for axis, src, probs in (("kind", routing.kind_source, routing.kind),
                              ("body part", routing.body_part_source, routing.body_part)):
         if src == "metadata":
-            parts.append(f"{axis} from DICOM tags")
+            parts.append(f"{axis} by the metadata rules")
         elif src == "learned":
             parts.append(f"{axis} by the learned gate ({_pct(max(probs.values()))})")
     return "; ".join(parts)
@@ -117,7 +119,7 @@ def _routing_checks(scan: Scan, routing: Routing, exp: Expectation | None, s: Se
         conf_axes = [p for src, p, wrong in ((routing.kind_source, p_kind, wrong_kind),
                                              (routing.body_part_source, p_part, wrong_part))
                      if src == "learned" and (wrong or p >= thr)]
-        conf = f" ({_pct(min(conf_axes))})" if conf_axes else " (from its DICOM tags)"
+        conf = f" ({_pct(min(conf_axes))})" if conf_axes else " (by the metadata rules)"
         page = matching_page(seen_kind, seen_part, scan.is_volume) if seen_kind and seen_part else None
         if page is not None and page.task != exp.task:
             advice = f"Use the {page.page} page."
