@@ -219,6 +219,11 @@ def gate_hippocampus(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntens
 # a young-adult template; larger ventricles extend past it at the frontal and occipital horn
 # tips. Phantoms (FreeSurfer definition, atrophy 0 / 0.6): 6 mm -1.8 / -8.9 %, 10 mm +1.9 /
 # +1.7 %, 12 mm about +6 % (it starts to take in partial-volume caudate and cisterns).
+# The reach is in steps of 6-connected dilation, a city-block distance: 10 mm along the axes,
+# 5.8 mm along the diagonals. A Euclidean ball of the same radius (about three times the
+# volume) leaked into the interhemispheric fissure above the corpus callosum and into sulci by
+# the frontal horn tips: six phantoms +0.6..+10.6 % (8 mm -6.7..+5.1 %, 12 mm up to +37 %;
+# measured 2026-12-07).
 VENTRICLE_SEARCH_MM = 10.0
 # ... but not within this distance of the warped hippocampi (outside the prior itself).
 # Phantoms, FreeSurfer definition, six subjects: +0.4..+7.4 % without it, -1.0..+4.8 % with
