@@ -100,9 +100,12 @@ def test_dimensions_expected_by_pages():
     assert run_gates(mr_vol, "alzheimers", use_learned=False).accepted
     refused = run_gates(mr_vol, "brain-tumor", use_learned=False)
     assert not refused.accepted and any("3D volume" in r for r in refused.reasons)
+    # the advice names the pages as the sidebar and their titles do
+    assert any("Use the Brain MRI page for brain MRI volumes" in r for r in refused.reasons)
     slice_ = _scan(_textured(), format="dicom", dicom_modality="MR", body_part_examined="HEAD")
     refused = run_gates(slice_, "alzheimers", use_learned=False)
     assert not refused.accepted and any("single 2D image" in r for r in refused.reasons)
+    assert any("the Brain MRI page expects" in r and "Use the Brain Tumor MRI page" in r for r in refused.reasons)
 
 
 def test_describe_and_matching_page():

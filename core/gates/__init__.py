@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.config import Settings, get_settings
-from core.gates.expectations import (BODY_PART_TEXT, KIND_TEXT, Expectation, describe, expectation_for,
-                                     matching_page)
+from core.gates.expectations import (BODY_PART_TEXT, EXPECTATIONS, KIND_TEXT, Expectation, describe,
+                                     expectation_for, matching_page)
 from core.gates.quality import assess_quality
 from core.gates.routing import Routing, route
 from core.gates.views import gate_views
@@ -91,11 +91,12 @@ def _routing_checks(scan: Scan, routing: Routing, exp: Expectation | None, s: Se
     if exp.dims == "2d" and scan.is_volume:
         checks.append(Check("gate_dimensions", False, Severity.ERROR,
                             f"This is a 3D volume ({n_slices} slices); the {exp.page} page expects {exp.wants}. "
-                            + ("Use the Alzheimer's page for brain MRI volumes, or upload a single slice."
+                            + (f"Use the {EXPECTATIONS['alzheimers'].page} page for brain MRI volumes, or upload a single slice."
                                if exp.body_part == "brain" else "Upload a single image."), n_slices))
     elif exp.dims == "3d" and n_slices < exp.min_slices:
         what = "a single 2D image" if n_slices == 1 else f"only {n_slices} slices"
-        hint = " Use the Brain Tumor MRI page for single brain MRI slices." if n_slices == 1 else ""
+        hint = (f" Use the {EXPECTATIONS['brain-tumor'].page} page for single brain MRI slices."
+                if n_slices == 1 else "")
         checks.append(Check("gate_dimensions", False, Severity.ERROR,
                             f"This is {what}; the {exp.page} page expects {exp.wants} with at least "
                             f"{exp.min_slices} slices.{hint}", n_slices))

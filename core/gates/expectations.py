@@ -60,7 +60,7 @@ EXPECTATIONS: dict[str, Expectation] = {
         Expectation("chest-xray", "Chest X-ray", "xray", "chest", "2d", "a chest radiograph"),
         Expectation("spine-xray", "Spine X-ray", "xray", "spine", "2d", "a spine radiograph"),
         # 32 slices: fewer cannot cover the hippocampi and ventricles the staging measures.
-        Expectation("alzheimers", "Alzheimer's", "mri", "brain", "3d", "a 3D brain MRI volume (T1-weighted)",
+        Expectation("alzheimers", "Brain MRI", "mri", "brain", "3d", "a 3D brain MRI volume (T1-weighted)",
                     min_slices=32),
     )
 }
