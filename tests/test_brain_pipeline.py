@@ -58,6 +58,8 @@ def test_report_shape(small_report, small_phantom):
     assert b.ventricle_enlargement in ("none", "mild", "moderate", "severe")
     assert b.cortical_thinning in ("none", "mild", "moderate", "severe")
     assert "CentileBrain" in b.norm_source and "PCN" in b.norm_source
+    # the information-only Brain Charts note states its percentile, not only its caveat
+    assert f"Brain Charts total-ventricle percentile {b.ventricles_total_percentile_braincharts:.1f} " in " ".join(b.notes)
     assert b["hippocampal_volume_percentile"] == b.hippocampal_volume_percentile  # mapping-style access
     assert r.stage.status in ("ok", "unable_to_determine")
     assert r.stage_cnn.status == "unavailable" and r.stage_agreement is None

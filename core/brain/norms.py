@@ -162,7 +162,7 @@ def braincharts_ventricles_percentile(volume_ml: float, age_years: float, sex: s
     rows = t[(t["model"] == "Ventricles(pop)") & (t["sex"] == sx)]
     grid, note = _grid_at_age(rows, age_years)
     z = _z_from_grid(volume_ml * 1000.0, grid, log=True)
-    extra = "total ventricles (incl. 3rd/4th): lateral-only volumes read low"
+    extra = "the model counts all ventricles, 3rd and 4th included, so lateral-only volumes read low"
     return _result(z, grid[4] / 1000.0, BRAINCHARTS_SOURCE, "; ".join(v for v in (note, extra) if v))
 
 

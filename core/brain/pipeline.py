@@ -475,6 +475,8 @@ def _biomarkers(vols: dict[str, float], thickness: float, age_years: float | Non
         hippocampal_volume_z=round(hz, 3), ventricle_z=round(vz, 3),
         hippocampus_raw_percentile_pcn=round(norms.percentile_from_z(norms.combine_z(pl.z, pr.z)), 2),
         ventricles_total_percentile_braincharts=round(vt.percentile, 2),
-        grading_basis=basis, notes=tuple(notes) + (f"Brain Charts total-ventricle percentile: {vt.note}",),
+        grading_basis=basis,
+        notes=tuple(notes) + (f"Brain Charts total-ventricle percentile {vt.percentile:.1f} "
+                              f"(information only; {vt.note}).",),
     )
     return bm, (hl.z, hr.z), vz, dz

@@ -130,8 +130,9 @@ def render_volumes(report: Any) -> None:
     from core.brain.accuracy import accuracy_note
 
     st.caption(accuracy_note())
-    st.caption(f"Norms: {b.norm_source}. Grading rules: "
-               + "; ".join(f"{k}: {v}" for k, v in dict(b.grading_basis).items()))
+    st.caption(f"Norms: {b.norm_source}.")
+    st.caption("Grading rules: " + " ".join(f"{k.replace('_', ' ')}: {str(v).rstrip('.')}."
+                                            for k, v in dict(b.grading_basis).items()))
     for note in b.notes:
         st.caption(note)
 
@@ -171,8 +172,10 @@ def centile_figure(report: Any):
                                  legendgroup="scan", showlegend=col == 1), row=1, col=col)
     fig.update_xaxes(title_text="age (years)")
     fig.update_yaxes(title_text="volume (mL)", row=1, col=1)
-    fig.update_layout(height=380, margin={"t": 40, "b": 10, "l": 10, "r": 10},
-                      title_text=f"ICV-adjusted centiles (CentileBrain) for sex {report.sex}, ICV {icv_mm3 / 1e6:.2f} L")
+    # The figure title sits above the subplot titles, with room so the two do not touch.
+    fig.update_layout(height=400, margin={"t": 80, "b": 10, "l": 10, "r": 10},
+                      title={"text": f"ICV-adjusted centiles (CentileBrain) for sex {report.sex}, "
+                                     f"ICV {icv_mm3 / 1e6:.2f} L", "y": 0.97, "yanchor": "top"})
     return fig
 
 
