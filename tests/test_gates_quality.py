@@ -57,3 +57,17 @@ def test_severities():
         assert sev[code] is Severity.ERROR
     for code in ("qc_low_resolution", "qc_padded", "qc_cropped_field_of_view"):
         assert sev[code] is Severity.WARNING
+
+
+def test_messages_match_the_outcome():
+    """A passed check reports its measure; only a failed one says what is wrong (the QC table lists both)."""
+    failure_words = ("too blurred", "dominated by noise", "almost empty", "very low contrast", "Upload", "cut off",
+                     "Crop", "less reliable")
+    good = assess_quality(_head_like(), body_part="brain")
+    assert all(c.passed for c in good)
+    for c in good:
+        assert not any(w in c.message for w in failure_words), (c.code, c.message)
+    noisy = {c.code: c for c in assess_quality(np.random.default_rng(3).uniform(0, 255, (256, 256)).astype(np.float32),
+                                               body_part="brain")}
+    assert not noisy["qc_noisy"].passed and "dominated by noise" in noisy["qc_noisy"].message
+    assert "Noise level" in {c.code: c for c in good}["qc_noisy"].message

@@ -170,6 +170,13 @@ def measure(image: np.ndarray, value_range: float | None = None) -> dict[str, fl
     }
 
 
+def _check(code: str, passed: bool, severity: Severity, fail_message: str, pass_message: str,
+           value: float | int) -> Check:
+    # The QC table (page and PDF) lists passed checks too: each says what was measured, and
+    # only a failed one says what is wrong and what to upload instead.
+    return Check(code, passed, severity, pass_message if passed else fail_message, value)
+
+
 def assess_quality(image: np.ndarray, *, body_part: str | None = None, settings: Settings | None = None,
                    value_range: float | None = None) -> tuple[Check, ...]:
     """Run the quality checks on one displayed view.
@@ -190,39 +197,46 @@ def assess_quality(image: np.ndarray, *, body_part: str | None = None, settings:
     # Both blur measures must agree: radiographs are smooth by nature (low Laplacian variance)
     # but not blurred relative to themselves (low blur effect).
     blurred = m["laplacian_variance"] < s.qc_min_laplacian_variance and m["blur_effect"] > s.qc_max_blur_effect
+    fg, contrast, noise = m["foreground_fraction"], m["contrast"], m["noise_sigma"]
+    side_px, padded, border = int(m["min_side_px"]), m["constant_border_fraction"], m["border_foreground_fraction"]
     checks = [
-        Check("qc_mostly_empty", m["foreground_fraction"] >= s.qc_min_foreground_fraction, Severity.ERROR,
-              "The image is almost empty: less than {:.0%} of it shows any structure. Upload an image in which "
-              "the anatomy fills a good part of the frame.".format(s.qc_min_foreground_fraction),
-              round(m["foreground_fraction"], 4)),
-        Check("qc_low_contrast", m["contrast"] >= s.qc_min_contrast, Severity.ERROR,
-              f"The image has very low contrast (contrast {m['contrast']:.2f}, at least {s.qc_min_contrast:.2f} "
-              "needed): it looks washed out or nearly uniform. Export it again with the full intensity range.",
-              round(m["contrast"], 4)),
-        Check("qc_blurred", not blurred, Severity.ERROR,
-              f"The image is too blurred to analyse (Laplacian variance {m['laplacian_variance']:.5f}, at least "
-              f"{s.qc_min_laplacian_variance:.5f} needed; blur effect {m['blur_effect']:.2f}, at most "
-              f"{s.qc_max_blur_effect:.2f}). Upload the original, not a smoothed or heavily downscaled copy.",
-              round(m["laplacian_variance"], 6)),
-        Check("qc_noisy", m["noise_sigma"] <= s.qc_max_noise_sigma, Severity.ERROR,
-              f"The image is dominated by noise (noise level {m['noise_sigma']:.3f}, at most "
-              f"{s.qc_max_noise_sigma:.3f} accepted). Upload a scan with a usable signal.",
-              round(m["noise_sigma"], 4)),
-        Check("qc_low_resolution", m["min_side_px"] >= s.qc_recommended_min_side_px, Severity.WARNING,
-              f"The image is small ({int(m['min_side_px'])} px on its short side; {s.qc_recommended_min_side_px} px "
-              "or more recommended). Results are less reliable.", int(m["min_side_px"])),
-        Check("qc_padded", m["constant_border_fraction"] <= s.qc_max_constant_border_fraction, Severity.WARNING,
-              f"{m['constant_border_fraction']:.0%} of the image is flat padding at its edges; the anatomy "
-              "occupies only part of the frame. Crop the padding for more reliable results.",
-              round(m["constant_border_fraction"], 4)),
+        _check("qc_mostly_empty", fg >= s.qc_min_foreground_fraction, Severity.ERROR,
+               "The image is almost empty: less than {:.0%} of it shows any structure. Upload an image in which "
+               "the anatomy fills a good part of the frame.".format(s.qc_min_foreground_fraction),
+               f"Structure fills {fg:.0%} of the image (at least {s.qc_min_foreground_fraction:.0%} needed).",
+               round(fg, 4)),
+        _check("qc_low_contrast", contrast >= s.qc_min_contrast, Severity.ERROR,
+               f"The image has very low contrast (contrast {contrast:.2f}, at least {s.qc_min_contrast:.2f} "
+               "needed): it looks washed out or nearly uniform. Export it again with the full intensity range.",
+               f"Contrast {contrast:.2f} (at least {s.qc_min_contrast:.2f} needed).", round(contrast, 4)),
+        _check("qc_blurred", not blurred, Severity.ERROR,
+               f"The image is too blurred to analyse (Laplacian variance {m['laplacian_variance']:.5f}, at least "
+               f"{s.qc_min_laplacian_variance:.5f} needed; blur effect {m['blur_effect']:.2f}, at most "
+               f"{s.qc_max_blur_effect:.2f}). Upload the original, not a smoothed or heavily downscaled copy.",
+               f"Sharp enough (Laplacian variance {m['laplacian_variance']:.5f}, blur effect {m['blur_effect']:.2f}; "
+               f"blurred means both a variance below {s.qc_min_laplacian_variance:.5f} and a blur effect above "
+               f"{s.qc_max_blur_effect:.2f}).", round(m["laplacian_variance"], 6)),
+        _check("qc_noisy", noise <= s.qc_max_noise_sigma, Severity.ERROR,
+               f"The image is dominated by noise (noise level {noise:.3f}, at most "
+               f"{s.qc_max_noise_sigma:.3f} accepted). Upload a scan with a usable signal.",
+               f"Noise level {noise:.3f} (at most {s.qc_max_noise_sigma:.3f} accepted).", round(noise, 4)),
+        _check("qc_low_resolution", side_px >= s.qc_recommended_min_side_px, Severity.WARNING,
+               f"The image is small ({side_px} px on its short side; {s.qc_recommended_min_side_px} px "
+               "or more recommended). Results are less reliable.",
+               f"{side_px} px on the short side ({s.qc_recommended_min_side_px} px or more recommended).", side_px),
+        _check("qc_padded", padded <= s.qc_max_constant_border_fraction, Severity.WARNING,
+               f"{padded:.0%} of the image is flat padding at its edges; the anatomy "
+               "occupies only part of the frame. Crop the padding for more reliable results.",
+               f"{padded:.0%} of the image is flat padding (a warning above "
+               f"{s.qc_max_constant_border_fraction:.0%}).", round(padded, 4)),
     ]
     if body_part == "brain":
         checks.append(
-            Check("qc_cropped_field_of_view", m["border_foreground_fraction"] <= s.qc_max_border_foreground_fraction,
-                  Severity.WARNING,
-                  f"The head appears cut off: anatomy touches {m['border_foreground_fraction']:.0%} of the image "
-                  "border. Parts of the brain may be missing from the field of view.",
-                  round(m["border_foreground_fraction"], 4)))
+            _check("qc_cropped_field_of_view", border <= s.qc_max_border_foreground_fraction, Severity.WARNING,
+                   f"The head appears cut off: anatomy touches {border:.0%} of the image "
+                   "border. Parts of the brain may be missing from the field of view.",
+                   f"Anatomy touches {border:.0%} of the image border (a warning above "
+                   f"{s.qc_max_border_foreground_fraction:.0%}).", round(border, 4)))
     return tuple(checks)
 
 
