@@ -87,11 +87,7 @@ def qc_section(qc: QCReport) -> ReportSection:
     for check in qc.checks:
         result = "pass" if check.passed else ("REFUSED" if check.severity.value == "error" else check.severity.value.upper())
         rows.append((check.code, result, _short_value(check.value), check.message))
-    paragraphs = (verdict,)
-    if any(c.passed for c in qc.checks):
-        # Some gates keep one message per check, worded for the failing case; say so rather than confuse.
-        paragraphs += ("For a passed check, the message may be the text shown when that check fails.",)
-    return ReportSection("Input checks (QC report)", paragraphs, tuple(rows) if len(rows) > 1 else None)
+    return ReportSection("Input checks (QC report)", (verdict,), tuple(rows) if len(rows) > 1 else None)
 
 
 def _short_value(value: Any, limit: int = 60) -> str:
