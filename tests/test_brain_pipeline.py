@@ -200,14 +200,20 @@ def test_more_phantoms_icv_and_ventricles_within_5_percent(seed, atrophy):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "Known limitation at extreme atrophy (phantom 1.0: brain -21 %, ventricles x2.8): ICV -7.1 % "
-    "(the warped template mask lies inside the shrunken brain's outline and growth passes only "
-    "through CSF-dark voxels) and lateral ventricles -6.7 % (horn tips beyond the 10 mm search). "
-    "See core/brain/README.md."))
-def test_extreme_atrophy_phantom_icv_and_ventricles_within_5_percent():
+def test_extreme_atrophy_phantom_icv_within_5_percent():
+    """Phantom atrophy 1.0 (brain -21 %): the CSF layer over the convexity is wide, the cavity still reaches the skull."""
     e = _full_phantom_errors(4, 1.0)
-    assert abs(e["icv"]) < 0.05 and abs(e["lateral_ventricles"]) < 0.05
+    assert abs(e["icv"]) < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "Known limitation at extreme atrophy (phantom 1.0: ventricles x2.8): lateral ventricles -6.7 %; "
+    "the warped prior is too narrow for ventricles this large and most of the missed volume lies "
+    "beyond the 10 mm search along the widened body. See core/brain/README.md."))
+def test_extreme_atrophy_phantom_ventricles_within_5_percent():
+    e = _full_phantom_errors(4, 1.0)
+    assert abs(e["lateral_ventricles"]) < 0.05
 
 
 @pytest.mark.slow
