@@ -201,7 +201,7 @@ def test_more_phantoms_icv_and_ventricles_within_5_percent(seed, atrophy):
 
 @pytest.mark.slow
 def test_extreme_atrophy_phantom_icv_within_5_percent():
-    """Phantom atrophy 1.0 (brain -21 %): the CSF layer over the convexity is wide, the cavity still reaches the skull."""
+    """Phantom atrophy 1.0 (brain -21 %): the CSF over the convexity is wide; the cavity still reaches the skull."""
     e = _full_phantom_errors(4, 1.0)
     assert abs(e["icv"]) < 0.05
 

@@ -89,10 +89,11 @@ def _routing_checks(scan: Scan, routing: Routing, exp: Expectation | None, s: Se
     # Dimensionality: a page for single slices cannot take a volume and vice versa.
     n_slices = scan.shape[2]
     if exp.dims == "2d" and scan.is_volume:
+        advice = (f"Use the {EXPECTATIONS['alzheimers'].page} page for brain MRI volumes, or upload a single slice."
+                  if exp.body_part == "brain" else "Upload a single image.")
         checks.append(Check("gate_dimensions", False, Severity.ERROR,
                             f"This is a 3D volume ({n_slices} slices); the {exp.page} page expects {exp.wants}. "
-                            + (f"Use the {EXPECTATIONS['alzheimers'].page} page for brain MRI volumes, or upload a single slice."
-                               if exp.body_part == "brain" else "Upload a single image."), n_slices))
+                            + advice, n_slices))
     elif exp.dims == "3d" and n_slices < exp.min_slices:
         what = "a single 2D image" if n_slices == 1 else f"only {n_slices} slices"
         hint = (f" Use the {EXPECTATIONS['brain-tumor'].page} page for single brain MRI slices."
