@@ -297,8 +297,9 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
 
     # --- tissues and ROIs ---------------------------------------------------------------------
     img_box = n4[sbox]
+    hippocampi_prior = (p_hl >= 0.5) | (p_hr >= 0.5)
     ti = tis.estimate_intensities(n4, tmpl_brain, _embed(p_lv >= 0.5, sbox, vol.shape),
-                                  _embed((p_hl >= 0.5) | (p_hr >= 0.5), sbox, vol.shape), spacing[0])
+                                  _embed(hippocampi_prior, sbox, vol.shape), spacing[0])
     if not ti.contrast_ok:
         raise NoBrainFoundError(
             "No brain tissue contrast was found: cerebrospinal fluid, grey and white matter are not in "
@@ -308,7 +309,7 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     seg = tis.segment(n4, icv, ti)
     hl = _embed(tis.gate_hippocampus(img_box, p_hl, ti), sbox, vol.shape)
     hr = _embed(tis.gate_hippocampus(img_box, p_hr, ti), sbox, vol.shape)
-    lv_allowed = tis.ventricle_search_allowed(above_floor, (p_hl >= 0.5) | (p_hr >= 0.5), spacing[0])
+    lv_allowed = tis.ventricle_search_allowed(above_floor, hippocampi_prior, spacing[0])
     lv = _embed(tis.gate_ventricles(img_box, p_lv, ti, icv[sbox], spacing[0], allowed=lv_allowed), sbox, vol.shape)
     history.append("brain: tissue intensities from anatomy; GM/WM/CSF by midpoint thresholds; intensity-gated ROIs")
     timer.lap("tissue")

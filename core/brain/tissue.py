@@ -100,9 +100,10 @@ def estimate_intensities(image: np.ndarray, brain: np.ndarray, ventricle_prior: 
 # Growth of the cavity beyond the warped template mask (mm): the template mask follows the
 # brain surface, and with atrophy the CSF layer between brain and skull widens (phantoms:
 # template mask -0.1 % of the ICV at atrophy 0, -4 to -7 % at 0.6, -15 % at 1.0).
-# Six 1 mm phantoms, atrophy 0-1 (measured 2026-12-07): 8 mm +2.3 / -0.7 / +0.7 / -7.1 / -0.1 /
-# +2.0 %, 9 mm +2.3 / +0.3 / +0.6 / -3.8 / +0.1 / +2.5 %, 10 mm ... -3.0 ... +3.0 %; chris_t1
-# 1627.3 / 1628.3 / 1629.1 mL, but at 12 mm 1661 mL (it reaches the orbits and ethmoid cells).
+# Six 1 mm phantoms, atrophy 0-1 (seeds 1-6, measured 2026-12-07): 8 mm +2.3 / -0.7 / +0.7 /
+# -7.1 / -0.1 / +2.0 %, 9 mm +2.3 / +0.3 / +0.6 / -3.8 / +0.1 / +2.5 %, 10 mm -3.0 % (seed 4)
+# to +3.0 % (seed 6); chris_t1 8 / 9 / 10 mm 1627.3 / 1628.3 / 1629.1 mL, but 12 mm 1661 mL
+# (it reaches the orbits and ethmoid cells).
 # The shell also sets the bone level (its 0.5th percentile): at atrophy 1.0 an 8 mm shell barely
 # reaches the skull, so the level sits in noisy CSF and the growth threshold is too high.
 ICV_GROW_MM = 9.0
