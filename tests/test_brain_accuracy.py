@@ -27,17 +27,32 @@ def test_summarise_gives_ranges_over_phantoms_and_sides():
     assert r["hippocampus_per_side"] == [-0.06, 0.09]
 
 
-def test_note_quotes_the_measured_ranges(accuracy_file):
-    per = {"seed1_atrophy0": {"seed": 1, "atrophy": 0.0, "icv": 0.023, "lateral_ventricles": -0.008,
+def _set(per):
+    return {"phantoms": per, "ranges": accuracy.summarise(per)}
+
+
+def test_note_quotes_held_out_ranges_first_then_development(accuracy_file):
+    held = {"seed7_atrophy0.2": {"seed": 7, "atrophy": 0.2, "icv": 0.053, "lateral_ventricles": 0.062,
+                                 "hippocampus_left": 0.042, "hippocampus_right": 0.04},
+            "seed11_atrophy1": {"seed": 11, "atrophy": 1.0, "icv": -0.049, "lateral_ventricles": -0.002,
+                                "hippocampus_left": 0.028, "hippocampus_right": 0.149}}
+    dev = {"seed1_atrophy0": {"seed": 1, "atrophy": 0.0, "icv": 0.023, "lateral_ventricles": -0.008,
                               "hippocampus_left": -0.065, "hippocampus_right": -0.036},
            "seed4_atrophy1": {"seed": 4, "atrophy": 1.0, "icv": -0.071, "lateral_ventricles": -0.067,
-                              "hippocampus_left": 0.069, "hippocampus_right": 0.023}}
-    accuracy_file.write_text(json.dumps({"measured_on": "2026-12-07", "phantoms": per, "ranges": accuracy.summarise(per)}))
+                              "hippocampus_left": 0.069, "hippocampus_right": 0.023},
+           "seed6_atrophy0": {"seed": 6, "atrophy": 0.0, "icv": 0.0, "lateral_ventricles": 0.0,
+                              "hippocampus_left": 0.0, "hippocampus_right": 0.0}}
+    accuracy_file.write_text(json.dumps({"measured_on": "2026-12-07",
+                                         "sets": {"held_out": _set(held), "development": _set(dev)}}))
     note = accuracy.accuracy_note()
-    assert "2 synthetic head phantoms" in note and "2026-12-07" in note and "atrophy up to 1" in note
-    assert "intracranial volume -7.1 to +2.3 %" in note
-    assert "lateral ventricles -6.7 to -0.8 %" in note
-    assert "each hippocampus -6.5 to +6.9 %" in note
+    held_part, dev_part = note.split("On the 3 phantoms the parameters were chosen on:")
+    assert "2026-12-07" in held_part and "2 synthetic head phantoms" in held_part and "atrophy up to 1" in held_part
+    assert "not used to choose any parameter" in held_part
+    assert "intracranial volume -4.9 to +5.3 %" in held_part
+    assert "lateral ventricles -0.2 to +6.2 %" in held_part
+    assert "each hippocampus +2.8 to +14.9 %" in held_part
+    assert "intracranial volume -7.1 to +2.3 %" in dev_part
+    assert "each hippocampus -6.5 to +6.9 %" in dev_part
 
 
 def test_note_says_when_nothing_was_measured(accuracy_file):
@@ -45,12 +60,24 @@ def test_note_says_when_nothing_was_measured(accuracy_file):
     accuracy_file.write_text("{broken")
     accuracy.load_phantom_accuracy.cache_clear()
     assert "not measured" in accuracy.accuracy_note()
+    # A file from before the held-out set existed: no held-out figures, so nothing is quoted.
+    per = {"seed1_atrophy0": {"seed": 1, "atrophy": 0.0, "icv": 0.02, "lateral_ventricles": 0.0,
+                              "hippocampus_left": 0.0, "hippocampus_right": 0.0}}
+    accuracy_file.write_text(json.dumps({"measured_on": "2026-12-04", "phantoms": per, "ranges": accuracy.summarise(per)}))
+    accuracy.load_phantom_accuracy.cache_clear()
+    assert "not measured" in accuracy.accuracy_note()
 
 
-def test_shipped_figures_cover_every_benchmark_phantom():
+def test_held_out_set_shares_no_subject_with_the_development_set():
+    assert not {s for s, _ in accuracy.HELD_OUT_PHANTOMS} & {s for s, _ in accuracy.PHANTOMS}
+
+
+def test_shipped_figures_cover_every_benchmark_phantom_of_both_sets():
     acc = accuracy.load_phantom_accuracy()
     assert acc is not None, "core/brain/data/phantom_accuracy.json missing: run bench/brain_accuracy.py"
-    measured = {(p["seed"], p["atrophy"]) for p in acc["phantoms"].values()}
-    assert measured == set(accuracy.PHANTOMS)
-    for key, (lo, hi) in accuracy.summarise(acc["phantoms"]).items():
-        assert acc["ranges"][key] == pytest.approx([lo, hi], abs=1e-4), key
+    assert set(acc["sets"]) == set(accuracy.PHANTOM_SETS)
+    for name, phantoms in accuracy.PHANTOM_SETS.items():
+        measured = {(p["seed"], p["atrophy"]) for p in acc["sets"][name]["phantoms"].values()}
+        assert measured == set(phantoms), name
+        for key, (lo, hi) in accuracy.summarise(acc["sets"][name]["phantoms"]).items():
+            assert acc["sets"][name]["ranges"][key] == pytest.approx([lo, hi], abs=1e-4), (name, key)
