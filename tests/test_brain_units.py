@@ -276,3 +276,22 @@ def test_ventricle_search_leaves_out_csf_beside_the_hippocampus():
     assert not with_margin[fissure].any()
     assert with_margin[30:34, 36:42, 33:37].all()  # the extension away from the hippocampus stays
     assert with_margin[20:40, 25:35, 30:40].all()  # and so does the prior's ventricle
+
+
+@pytest.mark.parametrize("gm_fraction", [0.3, 0.5, 0.7])
+def test_wm_peak_is_the_brightest_large_peak_even_when_grey_matter_dominates(gm_fraction):
+    """WM is found as the brightest large histogram peak whatever the GM/WM mix of the mask.
+
+    With more grey than white matter the old rule (maximum above the median) returned the upper
+    flank of the grey-matter peak.
+    """
+    from core.brain.tissue import wm_peak
+
+    rng = np.random.default_rng(0)
+    n = 200_000
+    n_gm, n_csf = int(gm_fraction * n), n // 10
+    vals = np.concatenate([rng.normal(0.12, 0.03, n_csf), rng.normal(0.48, 0.04, n_gm),
+                           rng.normal(0.85, 0.04, n - n_gm - n_csf),
+                           rng.normal(1.3, 0.02, n // 200)])  # a few bright vessels / fat voxels
+    image = vals.reshape(1, 1, -1).astype(np.float32)
+    assert wm_peak(image, np.ones_like(image, dtype=bool)) == pytest.approx(0.85, abs=0.03)
