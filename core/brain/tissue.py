@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.signal import find_peaks
 
 
 MIN_WM_CSF_CONTRAST = 0.25
@@ -66,10 +67,9 @@ def wm_peak(image: np.ndarray, brain: np.ndarray) -> float:
     Peaks are local maxima of the smoothed histogram; small bright ones (vessels, fat, partial
     volume at the skull) are ignored by :data:`WM_PEAK_MIN_RELATIVE_HEIGHT`. (The earlier rule,
     the maximum above the median, took the upper flank of the grey-matter peak when a brain
-    mask held more grey than white matter: phantom seed 12, WM read 0.46 against GM 0.49.)
+    mask held more grey than white matter: phantom seed 12 under a second affine pass that was
+    tried, WM read 0.46 against GM 0.49.)
     """
-    from scipy.signal import find_peaks
-
     vals = image[brain]
     hi = float(np.percentile(vals, 99.5))
     lo = float(np.percentile(vals, 0.5))
