@@ -2,8 +2,8 @@
 
 Steps (each timed and recorded in the history):
 reorient (RAS+) -> resample (isotropic 1 mm when far from it) -> head + rough brain mask
-(low resolution) -> SimpleITK N4 -> affine x2 to the nilearn MNI152 template (metric in the
-template brain; second pass with the subject brain) -> plausibility gate (ICV, similarity) ->
+(low resolution) -> SimpleITK N4 -> affine to the nilearn MNI152 template (metric in the
+template brain, subject roughly skull-stripped) -> plausibility gate (ICV, similarity) ->
 SyN (CC) in the deep-brain box -> warp template brain mask, FreeSurfer hippocampi and the
 ventricle prior -> tissue intensities from anatomy, GM/WM/CSF, intensity-gated ROIs ->
 thickness -> norms -> grades -> rule stage + CNN stage.
