@@ -32,6 +32,14 @@ def _commit() -> str:
         return "unknown"
 
 
+def _print_fit(name: str, fit: dict | None) -> None:
+    if fit is None:
+        return
+    print(f"{name} hippocampus: log(estimate/atlas) = {fit['slope']:.3f} log(truth/atlas) {fit['intercept']:+.3f} "
+          f"(r {fit['r']:.3f}, residual SD {100 * fit['residual_sd']:.1f} %, {fit['sides']} sides): "
+          f"the warp recovers {100 * fit['slope']:.0f} % of the compression a hippocampus needs")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-write", action="store_true", help="print the figures without writing the JSON")
@@ -49,19 +57,25 @@ def main() -> None:
             per[f"seed{seed}_atrophy{atrophy:g}"] = {"seed": seed, "atrophy": atrophy,
                                                      **{k: round(v, 4) for k, v in e.items()}}
             print(f"seed {seed} atrophy {atrophy:g}: " + ", ".join(
-                f"{k} {100 * v:+.1f} %" if not k.startswith("dice") else f"{k} {v:.3f}" for k, v in e.items())
+                f"{k} {100 * v:+.1f} %" if k in accuracy.STRUCTURES else f"{k} {v:.3f}" for k, v in e.items())
                 + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
         ranges = accuracy.summarise(per)
         for k, (lo, hi) in ranges.items():
             print(f"{name} {k}: {100 * lo:+.1f} .. {100 * hi:+.1f} %")
-        sets[name] = {"phantoms": per, "ranges": {k: [round(lo, 4), round(hi, 4)] for k, (lo, hi) in ranges.items()}}
+        fit = accuracy.compression_fit(per)
+        _print_fit(name, fit)
+        sets[name] = {"phantoms": per, "ranges": {k: [round(lo, 4), round(hi, 4)] for k, (lo, hi) in ranges.items()},
+                      "hippocampus_compression_fit": fit}
+    every_phantom = {f"{name}/{key}": e for name, s in sets.items() for key, e in s["phantoms"].items()}
+    overall_fit = accuracy.compression_fit(every_phantom)
+    _print_fit("all", overall_fit)
     if not args.no_write:
         out = {"measured_on": dt.date.today().isoformat(), "commit": _commit(),
                "method": "bench/brain_accuracy.py: core.brain.analyze on core.synth.head phantoms, 1 mm "
                          f"{'x'.join(map(str, accuracy.PHANTOM_SHAPE))}; error = estimate / truth - 1 "
                          "(lateral ventricles: FreeSurfer definition without temporal horns). held_out: never "
                          "used to choose a parameter; development: the parameters were chosen on these.",
-               "sets": sets}
+               "sets": sets, "hippocampus_compression_fit_all": overall_fit}
         accuracy.ACCURACY_FILE.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {accuracy.ACCURACY_FILE.relative_to(ROOT)}")
 

@@ -81,3 +81,35 @@ def test_shipped_figures_cover_every_benchmark_phantom_of_both_sets():
         assert measured == set(phantoms), name
         for key, (lo, hi) in accuracy.summarise(acc["sets"][name]["phantoms"]).items():
             assert acc["sets"][name]["ranges"][key] == pytest.approx([lo, hi], abs=1e-4), (name, key)
+
+
+def _sides(pairs: list[tuple[float, float]]) -> dict[str, dict[str, float]]:
+    """Phantom rows from (needed compression, relative error) pairs, two sides per row."""
+    rows = {}
+    for i in range(0, len(pairs), 2):
+        (cl, el), (cr, er) = pairs[i], pairs[i + 1]
+        rows[f"p{i}"] = {"hippocampus_left": el, "hippocampus_right": er,
+                         "compression_hippocampus_left": cl, "compression_hippocampus_right": cr}
+    return rows
+
+
+def test_compression_fit_recovers_the_fraction_of_compression_the_warp_achieves():
+    import numpy as np
+
+    needed = [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
+    # A warp recovering 70 % of the log-compression: estimate/atlas = needed ** 0.7,
+    # so the relative error is needed ** -0.3 - 1 (+20 % at 0.55, +3 % at 0.9).
+    partial = accuracy.compression_fit(_sides([(c, c ** -0.3 - 1.0) for c in needed]))
+    assert partial["slope"] == pytest.approx(0.7, abs=1e-9)
+    assert partial["residual_sd"] == pytest.approx(0.0, abs=1e-9)
+    assert partial["sides"] == len(needed)
+    exact = accuracy.compression_fit(_sides([(c, 0.0) for c in needed]))
+    assert exact["slope"] == pytest.approx(1.0) and exact["intercept"] == pytest.approx(0.0, abs=1e-9)
+    rng = np.random.default_rng(0)
+    noisy = accuracy.compression_fit(_sides([(c, float(np.exp(rng.normal(0, 0.03))) - 1.0) for c in needed]))
+    assert 0.01 < noisy["residual_sd"] < 0.06
+
+
+def test_compression_fit_needs_the_compression_figures():
+    rows = {"old": {"hippocampus_left": 0.02, "hippocampus_right": -0.01}}
+    assert accuracy.compression_fit(rows) is None

@@ -38,9 +38,14 @@ def phantom_errors(seed: int, atrophy: float) -> dict[str, float]:
 
     Lateral ventricles are compared with the FreeSurfer definition
     (``reference_ml["lateral_ventricles_fs"]``: the temporal horns are FreeSurfer's separate
-    Inf-Lat-Vent label); hippocampal Dice is included as ``dice_hippocampus_left/right``.
+    Inf-Lat-Vent label); hippocampal Dice is included as ``dice_hippocampus_left/right``, and
+    ``compression_hippocampus_left/right``: the true volume over the atlas hippocampus mapped
+    by the affine alone, i.e. how much the deformable warp has to shrink it (see
+    :func:`compression_fit`).
     """
+    from core.brain.atlas import template_rois
     from core.brain.pipeline import analyze
+    from core.mni import load_template
     from core.synth.head import LABELS, make_head_phantom
 
     ph = make_head_phantom(seed=seed, shape=PHANTOM_SHAPE, spacing_mm=1.0, atrophy=atrophy)
@@ -52,7 +57,41 @@ def phantom_errors(seed: int, atrophy: float) -> dict[str, float]:
     for side in ("left", "right"):
         est, true = r.masks[f"hippocampus_{side}"], ph.labels == codes[f"hippocampus_{side}"]
         out[f"dice_hippocampus_{side}"] = float(2.0 * (est & true).sum() / max(est.sum() + true.sum(), 1))
+        atlas_ml = float(getattr(template_rois(), f"hippocampus_{side}").sum()) * load_template(1).voxel_ml
+        out[f"compression_hippocampus_{side}"] = float(truth[f"hippocampus_{side}"] / (r.details["affine_scale"] * atlas_ml))
     return out
+
+
+def compression_fit(per_phantom: dict[str, dict[str, float]]) -> dict[str, float] | None:
+    """How much of the needed hippocampal compression the warp recovers, over all phantom sides.
+
+    Least-squares line of ``log(estimate / affine-mapped atlas)`` on ``log(truth / affine-mapped
+    atlas)``: slope 1 with no scatter is a warp that recovers every hippocampus exactly; a
+    slope below 1 is a warp that regresses towards the atlas's proportions, so the error grows
+    with the compression a hippocampus needs. ``residual_sd`` is the scatter a correction fitted
+    to the line would leave (log units, about a relative error).
+
+    Returns:
+        ``{"slope", "intercept", "r", "residual_sd", "sides"}``, or None with fewer than three
+        sides carrying ``compression_hippocampus_*`` (results written before it existed).
+    """
+    import numpy as np
+
+    xs, ys = [], []
+    for e in per_phantom.values():
+        for side in ("left", "right"):
+            c = e.get(f"compression_hippocampus_{side}")
+            if c is None:
+                continue
+            xs.append(np.log(c))
+            ys.append(np.log((1.0 + e[f"hippocampus_{side}"]) * c))
+    if len(xs) < 3:
+        return None
+    x, y = np.asarray(xs), np.asarray(ys)
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (slope * x + intercept)
+    return {"slope": float(slope), "intercept": float(intercept), "r": float(np.corrcoef(x, y)[0, 1]),
+            "residual_sd": float(resid.std(ddof=2)), "sides": len(xs)}
 
 
 def summarise(per_phantom: dict[str, dict[str, float]]) -> dict[str, Any]:

@@ -365,7 +365,7 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     details = {
         "tissue_intensities": {"csf": ti.csf, "gm": ti.gm, "wm": ti.wm, "bone": bone_level},
         "affine_similarity": aff.similarity, "syn_similarity": syn.similarity,
-        "icv_affine_ml": icv_affine_l * 1000.0, "original_spacing_mm": orig_spacing,
+        "icv_affine_ml": icv_affine_l * 1000.0, "affine_scale": aff.scale, "original_spacing_mm": orig_spacing,
         "working_spacing_mm": spacing,
     }
     return BrainReport(
