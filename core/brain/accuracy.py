@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ACCURACY_FILE = Path(__file__).resolve().parent / "data" / "phantom_accuracy.json"
 # (seed, atrophy): atrophy-0 subjects, moderate and extreme atrophy (core.synth.head rules).
 # Development set: parameters were chosen on these.
@@ -75,8 +77,6 @@ def compression_fit(per_phantom: dict[str, dict[str, float]]) -> dict[str, float
         ``{"slope", "intercept", "r", "residual_sd", "sides"}``, or None with fewer than three
         sides carrying ``compression_hippocampus_*`` (results written before it existed).
     """
-    import numpy as np
-
     xs, ys = [], []
     for e in per_phantom.values():
         for side in ("left", "right"):
