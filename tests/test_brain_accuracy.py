@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from core.brain import accuracy
@@ -94,8 +95,6 @@ def _sides(pairs: list[tuple[float, float]]) -> dict[str, dict[str, float]]:
 
 
 def test_compression_fit_recovers_the_fraction_of_compression_the_warp_achieves():
-    import numpy as np
-
     needed = [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
     # A warp recovering 70 % of the log-compression: estimate/atlas = needed ** 0.7,
     # so the relative error is needed ** -0.3 - 1 (+20 % at 0.55, +3 % at 0.9).
