@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python bench/brain_accuracy.py            # both sets, writes core/brain/data/phantom_accuracy.json
     .venv/bin/python bench/brain_accuracy.py --no-write # print only
 
-Two sets (core.brain.accuracy.PHANTOM_SETS): six held-out phantoms, never used to choose a
+Two sets (core.brain.accuracy.PHANTOM_SETS): twelve held-out phantoms, never used to choose a
 parameter, and the six development phantoms the parameters were chosen on. About 30-40 s per
 phantom on the 2-core machine.
 """
