@@ -5,9 +5,10 @@ Usage::
     .venv/bin/python bench/brain_accuracy.py            # both sets, writes core/brain/data/phantom_accuracy.json
     .venv/bin/python bench/brain_accuracy.py --no-write # print only
 
-Two sets (core.brain.accuracy.PHANTOM_SETS): twelve held-out phantoms, never used to choose a
-parameter, and the six development phantoms the parameters were chosen on. About 30-40 s per
-phantom on the 2-core machine.
+Three sets (core.brain.accuracy.PHANTOM_SETS): twelve held-out phantoms, never used to choose a
+parameter; the six development phantoms the parameters were chosen on; and ten validation
+phantoms, run to choose the intracranial front end. About 30-40 s per phantom on the 2-core
+machine (28 phantoms: about 15 minutes).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def main() -> None:
                "method": "bench/brain_accuracy.py: core.brain.analyze on core.synth.head phantoms, 1 mm "
                          f"{'x'.join(map(str, accuracy.PHANTOM_SHAPE))}; error = estimate / truth - 1 "
                          "(lateral ventricles: FreeSurfer definition without temporal horns). held_out: never "
-                         "used to choose a parameter; development: the parameters were chosen on these.",
+                         "used to choose a parameter; development: the parameters were chosen on these; validation: "
+                         "used to choose the intracranial front end.",
                "sets": sets, "hippocampus_compression_fit_all": overall_fit}
         accuracy.ACCURACY_FILE.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {accuracy.ACCURACY_FILE.relative_to(ROOT)}")

@@ -229,6 +229,25 @@ def test_intracranial_growth_fills_csf_and_stops_at_a_thin_inner_table(csf_mm, t
         assert no_margin / true_voxels > 1.05  # without the margin the growth takes the table
 
 
+def test_template_mask_reaching_past_the_marrow_is_cut_back_to_the_skull():
+    """A template mask placed beyond the inner table (over the skull base) holds bright marrow
+    that is not brain: it is cut there, and the bone beyond goes with it."""
+    from scipy import ndimage
+
+    from core.brain.tissue import TissueIntensities, cut_beyond_marrow, intracranial_mask
+
+    csf_mm, table_mm = 3.0, 2.0
+    img, brain, true_voxels = _skull_shells(csf_mm, table_mm)
+    r = ndimage.distance_transform_edt(~brain) + 40.0  # radius from the centre, outside the brain
+    too_far = brain | (r < 40.0 + csf_mm + table_mm + 5.0)  # out through the diploe to the outer table
+    ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
+    _, _, voxels = intracranial_mask(img, too_far, ti, 1.0)
+    assert voxels / true_voxels == pytest.approx(1.0, abs=0.05)
+    assert too_far.sum() / true_voxels > 1.3  # what the mask alone would count
+    sm = ndimage.gaussian_filter(img, 0.7)
+    assert np.array_equal(cut_beyond_marrow(brain, sm, ti, 1.0), brain)  # no marrow inside: unchanged
+
+
 def test_ventricle_search_reaches_past_the_prior_but_not_below_its_floor():
     """Enlarged ventricles are followed up to 10 mm beyond the prior, but not down a temporal horn."""
     from core.brain.tissue import TissueIntensities, gate_ventricles

@@ -4,7 +4,8 @@ Steps (each timed and recorded in the history):
 reorient (RAS+) -> resample (isotropic 1 mm when far from it) -> head + rough brain mask
 (low resolution) -> SimpleITK N4 -> affine to the nilearn MNI152 template (metric in the
 template brain, subject roughly skull-stripped) -> plausibility gate (ICV, similarity) ->
-SyN (CC) in the deep-brain box -> warp template brain mask, FreeSurfer hippocampi and the
+second affine for the intracranial volume (subject mask grown through grey matter) -> SyN
+(CC) in the deep-brain box -> warp template brain mask, FreeSurfer hippocampi and the
 ventricle prior -> tissue intensities from anatomy, GM/WM/CSF, intensity-gated ROIs ->
 thickness -> norms -> grades -> rule stage + CNN stage.
 
@@ -229,6 +230,7 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     if head_low.sum() * low_sp ** 3 / 1e6 < 0.3:
         raise NoBrainFoundError("No head-sized object was found in the volume (foreground under 0.3 L).")
     brain_low = prep.rough_brain_mask(low, head_low, low_sp)
+    brain_grown_low = prep.grown_brain_mask(low, head_low, low_sp)
     head = _upsample_mask(head_low, low_aff, vol.shape, affine)
     timer.lap("rough_masks")
     n4 = prep.n4_bias_correct(vol, head, spacing, shrink=4)
@@ -265,6 +267,13 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
                             f"Registration to the brain template is weak (similarity {aff.similarity:.2f}): check the overlays.",
                             value=round(aff.similarity, 3)))
 
+    # A second affine, for the intracranial volume only, with the subject's grey matter in the
+    # mask (prep.GROWN_MASK_*): the first one fits the white-matter core and can leave the
+    # template brain short of the skull (phantoms: ICV -11 %).
+    aff_icv = reg.affine_register(reg.to_ants(n4_low * brain_grown_low, low_aff), t_img, t_mask)
+    history.append("brain: second affine for the intracranial volume (subject mask grown through grey matter)")
+    timer.lap("icv_affine")
+
     # --- deformable registration in the deep-brain box ---------------------------------------
     tbox = _template_box(rois, tpl1)
     box_img, box_aff = tpl1.t1[tbox], _crop_affine(tpl1.affine, tbox)
@@ -292,6 +301,7 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     p_lv = warp_box(rois.lateral_ventricles)
     above_floor = warp_box(rois.above_ventricle_floor) >= 0.5
     tmpl_brain = reg.warp_to_subject(tmask1, subj, syn.inverse_transforms, syn.whichtoinvert) >= 0.5
+    icv_template = reg.warp_to_subject(tmask1, subj, (aff_icv.transform_file,), (True,)) >= 0.5
     history.append("brain: warped template brain mask, FreeSurfer aseg hippocampi (17/53), ventricle prior")
     timer.lap("warp")
 
@@ -305,7 +315,7 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
             "No brain tissue contrast was found: cerebrospinal fluid, grey and white matter are not in "
             f"T1-weighted order or not separated (CSF {ti.csf:.2f}, GM {ti.gm:.2f}, WM {ti.wm:.2f} of the "
             "head's bright end). Upload a T1-weighted head MRI volume.")
-    icv, bone_level, icv_voxels = tis.intracranial_mask(n4, tmpl_brain, ti, spacing[0])
+    icv, bone_level, icv_voxels = tis.intracranial_mask(n4, icv_template, ti, spacing[0])
     seg = tis.segment(n4, icv, ti)
     hl = _embed(tis.gate_hippocampus(img_box, p_hl, ti), sbox, vol.shape)
     hr = _embed(tis.gate_hippocampus(img_box, p_hr, ti), sbox, vol.shape)
@@ -365,7 +375,8 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     details = {
         "tissue_intensities": {"csf": ti.csf, "gm": ti.gm, "wm": ti.wm, "bone": bone_level},
         "affine_similarity": aff.similarity, "syn_similarity": syn.similarity,
-        "icv_affine_ml": icv_affine_l * 1000.0, "affine_scale": aff.scale, "original_spacing_mm": orig_spacing,
+        "icv_affine_ml": icv_affine_l * 1000.0, "affine_scale": aff.scale,
+        "icv_affine_scale": aff_icv.scale, "icv_affine_similarity": aff_icv.similarity, "original_spacing_mm": orig_spacing,
         "working_spacing_mm": spacing,
     }
     return BrainReport(

@@ -1,8 +1,8 @@
 """Registration of a subject T1 to the nilearn MNI152 template with ANTsPy.
 
-One affine pass (metric restricted to the dilated template brain, the subject roughly
-skull-stripped; a second pass with the subject's brain was tried and dropped, see
-core/brain/README.md), then SyN with the cross-correlation metric restricted to a
+Affine registration (metric restricted to the dilated template brain, the subject roughly
+skull-stripped; the pipeline runs it twice, with two subject masks, see core/brain/README.md),
+then SyN with the cross-correlation metric restricted to a
 deep-brain box around the hippocampi and lateral ventricles. ../shared/BRAIN-NOTES.md
 (feasibility study): CC gave FreeSurfer-like hippocampi where mutual information inflated
 them by 30-40 %, and the box made SyN ~4x faster with the same result.

@@ -126,6 +126,49 @@ ICV_GROW_MM = 9.0
 ICV_SKULL_MARGIN_MM = 2.0
 
 
+# Where the affinely placed template mask reaches past the skull base (phantoms: ~100 mL under
+# the middle and posterior fossae, as dark as CSF), bright marrow or fat inside its outer rim
+# that is not part of the brain marks the skull. Rim depth and the size of the "deep" brain
+# (bright voxels this far inside the mask) measured on development phantoms (2026-12-08).
+MARROW_RIM_MM = 10.0
+DEEP_BRAIN_MM = 15.0
+
+
+def cut_beyond_marrow(template_mask: np.ndarray, smoothed: np.ndarray, ti: TissueIntensities, spacing_mm: float,
+                      skull_margin_mm: float = ICV_SKULL_MARGIN_MM) -> np.ndarray:
+    """The template mask without what lies beyond bright marrow or fat inside its outer rim.
+
+    Bright voxels (above the CSF/GM midpoint) within :data:`MARROW_RIM_MM` of the mask's edge
+    that are not connected to the deep brain are marrow, orbital fat or scalp the mask took in.
+    Voxels within ``skull_margin_mm`` of them are cut (the inner table next to the marrow), and
+    only the parts of the mask still connected to the brain are kept, so the bone and tissue
+    beyond the marrow go with it.
+
+    Args:
+        template_mask: the warped template brain mask (bool).
+        smoothed: the (lightly smoothed) image on the same grid.
+        ti: tissue intensities.
+        spacing_mm: isotropic voxel size.
+        skull_margin_mm: how far from the marrow the cut reaches.
+
+    Returns:
+        The trimmed mask; unchanged when no marrow lies inside it.
+    """
+    depth = ndimage.distance_transform_edt(template_mask, sampling=spacing_mm)
+    bright = smoothed >= ti.csf_gm
+    lab, _ = ndimage.label(bright & template_mask)
+    ids, counts = np.unique(lab[(depth > DEEP_BRAIN_MM) & (lab > 0)], return_counts=True)
+    # The brain is the bright pieces holding the deep voxels (small specks do not count).
+    brain = np.isin(lab, ids[counts >= 0.01 * counts.sum()]) if ids.size else np.zeros_like(template_mask)
+    marrow = bright & template_mask & ~brain & (depth <= MARROW_RIM_MM)
+    if not marrow.any() or not brain.any():
+        return template_mask
+    kept = template_mask & (ndimage.distance_transform_edt(~marrow, sampling=spacing_mm) > skull_margin_mm)
+    lab2, _ = ndimage.label(kept)
+    keep = np.unique(lab2[brain & kept])
+    return np.isin(lab2, keep[keep > 0])
+
+
 def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIntensities,
                       spacing_mm: float, grow_mm: float = ICV_GROW_MM,
                       skull_margin_mm: float = ICV_SKULL_MARGIN_MM) -> tuple[np.ndarray, float, float]:
@@ -138,7 +181,8 @@ def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIn
     CSF/GM midpoint: in T1 cortical bone has (almost) no signal, CSF is dim but above it,
     and scalp, marrow and muscle are brighter than the midpoint. Growth voxels within
     ``skull_margin_mm`` of bright tissue more than 2 mm outside the template mask are left
-    out: the inner table, blurred by its bright marrow, reads like CSF. (A fully
+    out: the inner table, blurred by its bright marrow, reads like CSF. Before growing, the
+    template mask is cut back where it reaches past marrow (:func:`cut_beyond_marrow`). (A fully
     intensity-driven cavity leaked into the neck and the diploe on a real head; anchoring on
     the template mask keeps it in place.)
 
@@ -158,8 +202,8 @@ def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIn
     lo[2] = idx.min(0)[2]
     hi = np.minimum(idx.max(0) + r + 1, template_mask.shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
-    base = template_mask[box]
     sm = ndimage.gaussian_filter(image[box], 0.7)
+    base = cut_beyond_marrow(template_mask[box], sm, ti, spacing_mm, skull_margin_mm)
     dist = ndimage.distance_transform_edt(~base, sampling=spacing_mm)
     shell = (dist > 0) & (dist <= grow_mm)
     vals = sm[shell]
