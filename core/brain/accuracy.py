@@ -137,7 +137,7 @@ def accuracy_note() -> str:
     """One paragraph for the UI and the report: measured error ranges, or that none were measured.
 
     The held-out phantoms come first (what to expect); the development and validation
-    phantoms, on which the parameters were chosen, are quoted after them as the optimistic figure.
+    phantoms, used to choose parameters, are quoted after them.
     """
     acc = load_phantom_accuracy()
     sets = (acc or {}).get("sets", {})
@@ -146,11 +146,12 @@ def accuracy_note() -> str:
         return "Accuracy: not measured in this installation (run bench/brain_accuracy.py)."
     atrophy = max(p["atrophy"] for p in held["phantoms"].values())
     chosen_on = {f"development/{k}": v for k, v in dev["phantoms"].items()}
-    which = ""
+    which = "the parameters were chosen on"
     if val:
         chosen_on.update({f"validation/{k}": v for k, v in val["phantoms"].items()})
-        which = f" ({len(dev['phantoms'])} development, {len(val['phantoms'])} validation)"
+        which = (f"used to choose parameters ({len(dev['phantoms'])} development; {len(val['phantoms'])} validation, "
+                 "used for the intracranial volume only)")
     return (f"Measured accuracy ({acc['measured_on']}) on {len(held['phantoms'])} synthetic head phantoms with known "
             f"volumes (atrophy up to {atrophy:g}) that were not used to choose any parameter: "
-            f"{_ranges_text(held['ranges'])}. On the {len(chosen_on)} phantoms the parameters were chosen on{which}: "
+            f"{_ranges_text(held['ranges'])}. On the {len(chosen_on)} phantoms {which}: "
             f"{_ranges_text(summarise(chosen_on))}. Not validated against manual or FreeSurfer segmentations of real scans.")
