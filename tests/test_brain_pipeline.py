@@ -98,6 +98,23 @@ def test_deterministic(lowres, small_phantom, small_report):
         assert np.array_equal(again.masks[k], small_report.masks[k])
 
 
+def test_intracranial_affine_falls_back_to_the_first_with_a_warning(lowres, small_phantom, small_report, monkeypatch):
+    """When the second (intracranial) affine is not trusted, the ICV comes from the first
+    registration's template mask and the QC report says so; nothing else changes."""
+    assert "icv_affine" in small_report.timings_s
+    assert "icv_affine" not in {c.code for c in small_report.qc.warnings}
+    assert any(h.startswith("brain: second affine for the intracranial volume (") for h in small_report.history)
+    monkeypatch.setattr(pipeline, "MAX_ICV_AFFINE_SCALE_RATIO", 1.0 + 1e-9)  # nothing but the first passes
+    r = analyze(small_phantom.scan, age_years=70, sex="F", run_cnn=False)
+    warning = {c.code: c for c in r.qc.warnings}["icv_affine"]
+    assert "first registration only" in warning.message and "volume scale" in warning.message
+    assert any("intracranial volume not used" in h for h in r.history)
+    assert r.volumes_ml["icv"] != small_report.volumes_ml["icv"]
+    assert r.volumes_ml["icv"] == pytest.approx(small_phantom.volumes_ml["icv"], rel=0.15)
+    for k in ("hippocampus_left", "hippocampus_right"):
+        assert r.volumes_ml[k] == small_report.volumes_ml[k]  # the hippocampal path never used it
+
+
 def test_missing_age_and_thick_slices(lowres, small_phantom):
     s = small_phantom.scan
     aff = s.affine.copy()

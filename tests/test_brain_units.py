@@ -229,6 +229,19 @@ def test_intracranial_growth_fills_csf_and_stops_at_a_thin_inner_table(csf_mm, t
         assert no_margin / true_voxels > 1.05  # without the margin the growth takes the table
 
 
+def test_intracranial_affine_is_used_only_near_the_first_registration():
+    """A second affine far from the first (the grown mask took in scalp) or weak is not trusted."""
+    from core.brain.pipeline import icv_affine_usable
+
+    assert icv_affine_usable(0.61, 0.69, 0.45) == (True, "")  # phantom atrophy 1.0: ratio 1.13
+    ok, why = icv_affine_usable(0.80, 1.20, 0.70)
+    assert not ok and "1.50 x" in why
+    ok, why = icv_affine_usable(0.80, 0.50, 0.70)
+    assert not ok and "0.62 x" in why
+    ok, why = icv_affine_usable(0.80, 0.82, 0.12)
+    assert not ok and "similarity 0.12" in why
+
+
 def test_template_mask_reaching_past_the_marrow_is_cut_back_to_the_skull():
     """A template mask placed beyond the inner table (over the skull base) holds bright marrow
     that is not brain: it is cut there, and the bone beyond goes with it."""

@@ -46,6 +46,10 @@ WARN_AFFINE_SIMILARITY = 0.40
 # uniform blob that passed the affine gate gave 0.17.
 MIN_SYN_SIMILARITY = 0.30
 BOX_MARGIN_MM = 10.0
+# The intracranial affine (grown brain mask) is used only when it stays near the first one:
+# its volume scale over the first's was 0.99-1.14 on 28 phantoms and 1.02 on chris_t1; far
+# outside that, the grown mask has most likely taken in scalp or neck.
+MAX_ICV_AFFINE_SCALE_RATIO = 1.3
 # Iterations at shrink 4/2/1 of the 2 mm box (8, 4, 2 mm). The finest level took the
 # atlas-shaped phantom hippocampi from Dice 0.87 to 0.90 (errors within -6.5..+8.9 %, six
 # phantoms); more iterations (100/60/20), a larger step, less smoothing, CC radius 4, a
@@ -271,7 +275,15 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     # mask (prep.GROWN_MASK_*): the first one fits the white-matter core and can leave the
     # template brain short of the skull (phantoms: ICV -11 %).
     aff_icv = reg.affine_register(reg.to_ants(n4_low * brain_grown_low, low_aff), t_img, t_mask)
-    history.append("brain: second affine for the intracranial volume (subject mask grown through grey matter)")
+    icv_affine_ok, icv_affine_why = icv_affine_usable(aff.scale, aff_icv.scale, aff_icv.similarity)
+    if icv_affine_ok:
+        history.append("brain: second affine for the intracranial volume (subject mask grown through grey matter)")
+    else:
+        history.append(f"brain: second affine for the intracranial volume not used ({icv_affine_why})")
+        checks.append(Check("icv_affine", False, Severity.WARNING,
+                            f"The intracranial volume uses the first registration only ({icv_affine_why}); "
+                            "it may read low where the template brain stops short of the skull.",
+                            value=round(aff_icv.scale / aff.scale, 3)))
     timer.lap("icv_affine")
 
     # --- deformable registration in the deep-brain box ---------------------------------------
@@ -301,7 +313,8 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     p_lv = warp_box(rois.lateral_ventricles)
     above_floor = warp_box(rois.above_ventricle_floor) >= 0.5
     tmpl_brain = reg.warp_to_subject(tmask1, subj, syn.inverse_transforms, syn.whichtoinvert) >= 0.5
-    icv_template = reg.warp_to_subject(tmask1, subj, (aff_icv.transform_file,), (True,)) >= 0.5
+    icv_template = (reg.warp_to_subject(tmask1, subj, (aff_icv.transform_file,), (True,)) >= 0.5
+                    if icv_affine_ok else tmpl_brain)
     history.append("brain: warped template brain mask, FreeSurfer aseg hippocampi (17/53), ventricle prior")
     timer.lap("warp")
 
@@ -384,6 +397,26 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
         stage_cnn=cnn, stage_agreement=agreement, masks=masks, timings_s=timer.total(), qc=QCReport(tuple(checks)),
         scan=out_scan, history=tuple(history), age_years=age_years, sex=sex, cnn_result=cnn_result, details=details,
     )
+
+
+def icv_affine_usable(first_scale: float, icv_scale: float, icv_similarity: float) -> tuple[bool, str]:
+    """Whether the intracranial affine may place the template brain for the ICV, and why not.
+
+    Args:
+        first_scale: volume scale (determinant) of the first affine.
+        icv_scale: volume scale of the intracranial affine.
+        icv_similarity: its similarity to the template inside the template brain.
+
+    Returns:
+        (usable, reason): reason is empty when usable.
+    """
+    ratio = icv_scale / first_scale if first_scale > 0 else float("inf")
+    if icv_similarity < MIN_AFFINE_SIMILARITY:
+        return False, f"its similarity {icv_similarity:.2f} is below {MIN_AFFINE_SIMILARITY:.2f}"
+    if not (1.0 / MAX_ICV_AFFINE_SCALE_RATIO <= ratio <= MAX_ICV_AFFINE_SCALE_RATIO):
+        return False, (f"its volume scale is {ratio:.2f} x the first registration's "
+                       f"(accepted {1.0 / MAX_ICV_AFFINE_SCALE_RATIO:.2f}-{MAX_ICV_AFFINE_SCALE_RATIO:.2f})")
+    return True, ""
 
 
 def _embed(sub: np.ndarray, sl: tuple[slice, ...], shape: tuple[int, ...]) -> np.ndarray:
