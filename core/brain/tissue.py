@@ -128,8 +128,9 @@ ICV_SKULL_MARGIN_MM = 2.0
 
 # Where the affinely placed template mask reaches past the skull base (phantoms: ~100 mL under
 # the middle and posterior fossae, as dark as CSF), bright marrow or fat inside its outer rim
-# that is not part of the brain marks the skull. Rim depth and the size of the "deep" brain
-# (bright voxels this far inside the mask) measured on development phantoms (2026-12-08).
+# that is not part of the brain marks the skull. The rim depth and the depth that counts as
+# "deep" brain were set once (2026-12-08) and not tuned: the skull is 5-7.5 mm thick, and 15 mm
+# inside the mask lies white matter on every head.
 MARROW_RIM_MM = 10.0
 DEEP_BRAIN_MM = 15.0
 
