@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/brain_accuracy.py            # both sets, writes core/brain/data/phantom_accuracy.json
+    .venv/bin/python bench/brain_accuracy.py            # all three sets, writes core/brain/data/phantom_accuracy.json
     .venv/bin/python bench/brain_accuracy.py --no-write # print only
 
 Three sets (core.brain.accuracy.PHANTOM_SETS): twelve held-out phantoms, never used to choose a

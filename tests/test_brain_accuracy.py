@@ -88,7 +88,7 @@ def test_the_three_phantom_sets_share_no_subject():
     assert sum(len(s) for s in seeds) == len(set().union(*seeds))
 
 
-def test_shipped_figures_cover_every_benchmark_phantom_of_both_sets():
+def test_shipped_figures_cover_every_benchmark_phantom_of_every_set():
     acc = accuracy.load_phantom_accuracy()
     assert acc is not None, "core/brain/data/phantom_accuracy.json missing: run bench/brain_accuracy.py"
     assert set(acc["sets"]) == set(accuracy.PHANTOM_SETS)

@@ -233,8 +233,7 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     head_low = prep.head_mask(low)
     if head_low.sum() * low_sp ** 3 / 1e6 < 0.3:
         raise NoBrainFoundError("No head-sized object was found in the volume (foreground under 0.3 L).")
-    brain_low = prep.rough_brain_mask(low, head_low, low_sp)
-    brain_grown_low = prep.grown_brain_mask(low, head_low, low_sp)
+    brain_low, brain_grown_low = prep.brain_masks(low, head_low, low_sp)
     head = _upsample_mask(head_low, low_aff, vol.shape, affine)
     timer.lap("rough_masks")
     n4 = prep.n4_bias_correct(vol, head, spacing, shrink=4)
@@ -389,7 +388,7 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
         "tissue_intensities": {"csf": ti.csf, "gm": ti.gm, "wm": ti.wm, "bone": bone_level},
         "affine_similarity": aff.similarity, "syn_similarity": syn.similarity,
         "icv_affine_ml": icv_affine_l * 1000.0, "affine_scale": aff.scale,
-        "icv_affine_scale": aff_icv.scale, "icv_affine_similarity": aff_icv.similarity, "original_spacing_mm": orig_spacing,
+        "second_affine_scale": aff_icv.scale, "second_affine_similarity": aff_icv.similarity, "original_spacing_mm": orig_spacing,
         "working_spacing_mm": spacing,
     }
     return BrainReport(

@@ -112,36 +112,6 @@ def head_mask(vol: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _brain_core(vol: np.ndarray, head: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """(core, tissue, erosion iterations, Otsu level): the largest piece of bright head tissue eroded ~5 mm."""
-    from skimage.filters import threshold_otsu
-
-    thr = float(threshold_otsu(vol[head]))
-    tissue = head & (vol > ROUGH_MASK_OTSU_FRACTION * thr)
-    it = max(1, int(round(5.0 / spacing_mm)))
-    core = ndimage.binary_erosion(tissue, iterations=it)
-    lab, n = ndimage.label(core)
-    if n:
-        sizes = ndimage.sum(core, lab, index=np.arange(1, n + 1))
-        core = lab == (int(np.argmax(sizes)) + 1)
-    return core, tissue, it, thr
-
-
-def rough_brain_mask(vol: np.ndarray, head: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """Morphological brain mask on a low-resolution copy (used to restrict the first affine).
-
-    Bright-tissue voxels inside the head are eroded (~5 mm) to cut the bridges to scalp and
-    skull, the largest component is kept and dilated back. It is only a rough start.
-    """
-    if not head.any():
-        return head
-    core, tissue, it, _ = _brain_core(vol, head, spacing_mm)
-    if not core.any():
-        return tissue
-    brain = ndimage.binary_dilation(core, iterations=it) & head
-    return ndimage.binary_fill_holes(brain)
-
-
 # The brain mask behind the intracranial affine: the rough mask's core grown through tissue
 # above half the Otsu level for up to 16 mm and closed with a 6 mm ball. The rough mask (core
 # dilated back 5 mm) covers only 54-78 % of a phantom's brain tissue, because grey matter lies
@@ -153,8 +123,14 @@ GROWN_MASK_REACH_MM = 16.0
 GROWN_MASK_CLOSING_MM = 6.0
 
 
-def grown_brain_mask(vol: np.ndarray, head: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """Brain mask for the intracranial affine: the rough mask's core grown through grey and white matter.
+def brain_masks(vol: np.ndarray, head: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rough and grown brain masks on a low-resolution copy, from one eroded core of bright tissue.
+
+    Bright-tissue voxels inside the head (above :data:`ROUGH_MASK_OTSU_FRACTION` x Otsu) are
+    eroded ~5 mm to cut the bridges to scalp and skull, and the largest piece is kept. The
+    rough mask (restricts the first affine) is that core dilated back; the grown mask
+    (restricts the intracranial affine) is the core grown through grey and white matter
+    (``GROWN_MASK_*``), closed and filled. Both are only rough starts.
 
     Args:
         vol: low-resolution head volume.
@@ -162,19 +138,27 @@ def grown_brain_mask(vol: np.ndarray, head: np.ndarray, spacing_mm: float) -> np
         spacing_mm: voxel size of ``vol`` (isotropic).
 
     Returns:
-        The grown, closed and filled mask (inside ``head``); the head itself when no core is found.
+        (rough, grown), both inside ``head``. Without a core: the bright tissue and the head.
     """
+    from skimage.filters import threshold_otsu
     from skimage.morphology import ball
 
     if not head.any():
-        return head
-    core, _, _, thr = _brain_core(vol, head, spacing_mm)
-    if not core.any():
-        return head
+        return head, head
+    thr = float(threshold_otsu(vol[head]))
+    tissue = head & (vol > ROUGH_MASK_OTSU_FRACTION * thr)
+    it = max(1, int(round(5.0 / spacing_mm)))
+    core = ndimage.binary_erosion(tissue, iterations=it)
+    lab, n = ndimage.label(core)
+    if n == 0:
+        return tissue, head
+    sizes = ndimage.sum(core, lab, index=np.arange(1, n + 1))
+    core = lab == (int(np.argmax(sizes)) + 1)
+    rough = ndimage.binary_fill_holes(ndimage.binary_dilation(core, iterations=it) & head)
     allowed = head & (vol > GROWN_MASK_OTSU_FRACTION * thr)
     grown = ndimage.binary_dilation(core, iterations=int(round(GROWN_MASK_REACH_MM / spacing_mm)), mask=allowed)
     grown = ndimage.binary_closing(grown, structure=ball(int(round(GROWN_MASK_CLOSING_MM / spacing_mm))))
-    return ndimage.binary_fill_holes(grown) & head
+    return rough, ndimage.binary_fill_holes(grown) & head
 
 
 def n4_bias_correct(vol: np.ndarray, mask: np.ndarray, spacing_mm: tuple[float, float, float], shrink: int = 4) -> np.ndarray:
