@@ -15,6 +15,7 @@ if choice is None:
             "works from a stage you choose.")
     st.subheader("Progression risk (no scan)")
     brain.render_risk(None, inputs, "brain")
+    brain.prepare_analysis()
     st.stop()
 
 outcome = common.load_input(choice, "brain")

@@ -134,6 +134,22 @@ def test_risk_calculator_without_a_scan():
     assert "Mitchell" in text  # the source of the baseline is shown
 
 
+def test_page_without_a_scan_loads_the_templates_for_the_first_analysis():
+    """While it waits for a scan the page loads the MNI templates and the atlas, so the first
+    analysis does not pay for them (~5 s)."""
+    from core.brain.atlas import template_rois
+    from core.mni import load_template
+    from core.ui import brain
+
+    brain._warm_up.clear()
+    load_template.cache_clear()
+    template_rois.cache_clear()
+    at = run_page(PAGE)
+    assert_clean(at)
+    assert load_template.cache_info().currsize == 2  # the 1 mm and 2 mm templates
+    assert template_rois.cache_info().currsize == 1
+
+
 @pytest.mark.slow
 def test_real_analysis_on_a_small_phantom(monkeypatch):
     from core.brain import pipeline

@@ -7,8 +7,8 @@ Public API::
     report.volumes_ml["hippocampus_left"], report.biomarkers.hippocampal_volume_percentile, report.stage.label
 """
 
-from core.brain.pipeline import analyze
+from core.brain.pipeline import analyze, warm_up
 from core.brain.preprocess import NoBrainFoundError, NotAVolumeError
 from core.brain.report import STAGE_LABELS, Biomarkers, BrainReport, Stage
 
-__all__ = ["analyze", "BrainReport", "Biomarkers", "Stage", "STAGE_LABELS", "NotAVolumeError", "NoBrainFoundError"]
+__all__ = ["analyze", "warm_up", "BrainReport", "Biomarkers", "Stage", "STAGE_LABELS", "NotAVolumeError", "NoBrainFoundError"]

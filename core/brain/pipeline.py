@@ -197,6 +197,22 @@ def analyze(scan: Scan, age_years: float | None = None, sex: str | None = None, 
         return _analyze(scan, age_years, sex, run_cnn=run_cnn)
 
 
+def warm_up() -> None:
+    """Load what every analysis needs once per process: ANTsPy, the MNI templates and the atlas.
+
+    About 5 s on the 2-core machine (the ``templates`` step of the first analysis). The app calls it
+    while the Brain MRI page waits for a scan, so the first analysis does not pay it; it is cached,
+    so calling it again costs nothing.
+    """
+    from core.brain import register as reg  # noqa: F401  (imports ANTsPy)
+    from core.brain.atlas import template_rois
+    from core.mni import load_template
+
+    load_template(2)
+    load_template(1)
+    template_rois()
+
+
 def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: bool) -> BrainReport:
     from core.brain import register as reg
     from core.brain.atlas import template_rois

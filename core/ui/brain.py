@@ -81,6 +81,23 @@ def _analyze(source: str, age_years: float | None, sex: str | None, _scan: Scan)
         return Analysis(error=str(exc))
 
 
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> bool:
+    from core.brain import warm_up
+
+    warm_up()
+    return True
+
+
+def prepare_analysis() -> None:
+    """Load ANTsPy, the templates and the atlas (once per process) while the page waits for a scan.
+
+    Called last on the page without a scan, so the page is already drawn; the first analysis then
+    starts without the ~5 s load.
+    """
+    _warm_up()
+
+
 def check_input(scan: Scan) -> QCReport:
     """Run (cached) and show the Alzheimer's input gates; returns the report."""
     report = _gates(scan.source, scan)
@@ -376,5 +393,5 @@ def render_analysis(scan: Scan, inputs: PatientInputs, key: str) -> Any | None:
     return report
 
 
-__all__ = ["PatientInputs", "patient_inputs", "check_input", "render_analysis", "render_risk", "volume_rows",
+__all__ = ["PatientInputs", "patient_inputs", "prepare_analysis", "check_input", "render_analysis", "render_risk", "volume_rows",
            "centile_figure", "staging_figure", "default_risk_stage"]
