@@ -68,11 +68,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(prepared in {time.perf_counter() - t0:.1f} s)")
 
     t0 = time.perf_counter()
-    from core.brain import analyze
-    from core.brain.atlas import template_rois
-    from core.mni import load_template
+    from core.brain import analyze, warm_up
 
-    load_template(1), load_template(2), template_rois()
+    warm_up()
     print(f"warmup (imports, templates, atlas): {time.perf_counter() - t0:.1f} s")
 
     for i in range(max(1, args.repeats)):
