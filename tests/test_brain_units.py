@@ -274,8 +274,8 @@ def test_ventricle_search_reaches_past_the_prior_but_not_below_its_floor():
     allowed[:, :, 30:] = True  # above the prior's floor
     ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
     icv = np.ones(img.shape, bool)
-    free = gate_ventricles(img, prior, ti, icv, 1.0)
-    floor = gate_ventricles(img, prior, ti, icv, 1.0, allowed=allowed)
+    free = gate_ventricles(img, prior, ti, icv, 1.0).mask
+    floor = gate_ventricles(img, prior, ti, icv, 1.0, allowed=allowed).mask
     body = np.zeros(img.shape, bool)
     body[20:40, 25:35, 30:40] = True
     assert floor[body].mean() > 0.95  # the whole widened body, beyond the prior
@@ -292,22 +292,68 @@ def test_ventricle_search_leaves_out_csf_beside_the_hippocampus():
     hippocampus = np.zeros(img.shape, bool)
     hippocampus[42:52, 26:34, 30:38] = True
     img[hippocampus] = 0.45  # grey matter
-    img[40:48, 34:37, 30:38] = 0.12  # fissure CSF along the hippocampus, touching the ventricle
-    img[30:34, 35:42, 33:37] = 0.12  # a genuine extension of the ventricle away from the hippocampus
+    img[40:44, 34:37, 30:38] = 0.12  # fissure CSF along the hippocampus, touching the ventricle
+    img[29:35, 35:42, 32:38] = 0.12  # a genuine (thick) extension of the ventricle away from the hippocampus
     prior = np.zeros(img.shape, np.float32)
     prior[20:40, 25:35, 30:40] = 1.0
     ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
     icv = np.ones(img.shape, bool)
     above = np.ones(img.shape, bool)
     allowed = ventricle_search_allowed(above, hippocampus, 1.0)
-    with_margin = gate_ventricles(img, prior, ti, icv, 1.0, allowed=allowed)
-    without = gate_ventricles(img, prior, ti, icv, 1.0, allowed=above)
+    with_margin = gate_ventricles(img, prior, ti, icv, 1.0, allowed=allowed).mask
+    without = gate_ventricles(img, prior, ti, icv, 1.0, allowed=above).mask
     fissure = np.zeros(img.shape, bool)
-    fissure[42:48, 34:37, 30:38] = True  # within the 10 mm search, beyond the ventricle's rim
+    fissure[42:44, 34:37, 30:38] = True  # within the search, beyond the ventricle's rim
     assert without[fissure].mean() > 0.9  # connectivity alone takes the fissure in
     assert not with_margin[fissure].any()
-    assert with_margin[30:34, 36:42, 33:37].all()  # the extension away from the hippocampus stays
+    assert with_margin[29:35, 36:42, 32:38].all()  # the extension away from the hippocampus stays
     assert with_margin[20:40, 25:35, 30:40].all()  # and so does the prior's ventricle
+
+
+def test_ventricle_search_goes_further_when_its_limit_cuts_the_ventricles_broadly():
+    """Ventricles wider than the prior + 10 mm along their length are followed further; a
+    ventricle that ends within the search is found the same way with or without that rule."""
+    from core.brain.tissue import VENTRICLE_EXTRA_STEPS, TissueIntensities, gate_ventricles
+
+    from scipy import ndimage
+
+    ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
+    prior = np.zeros((70, 70, 70), np.float32)
+    prior[25:45, 31:39, 31:39] = 1.0
+    icv = np.ones(prior.shape, bool)
+
+    def ventricle_beyond_prior(steps: int) -> np.ndarray:
+        img = np.full(prior.shape, 0.8, np.float32)
+        img[ndimage.binary_dilation(prior > 0, iterations=steps)] = 0.12
+        return img
+
+    widened = ventricle_beyond_prior(12)  # 12 steps beyond the prior all round: past the 10-step search
+    wide = gate_ventricles(widened, prior, ti, icv, 1.0)
+    assert wide.truncated_fraction > 0.08 and wide.extra_steps == VENTRICLE_EXTRA_STEPS
+    assert (wide.mask == (widened < 0.5)).all()
+    within = ventricle_beyond_prior(6)  # inside the search
+    found = gate_ventricles(within, prior, ti, icv, 1.0)
+    assert found.extra_steps == 0 and found.truncated_fraction == 0.0 and found.thin_pieces_voxels == 0
+    assert (found.mask == (within < 0.5)).all()
+
+
+def test_thin_csf_reached_beyond_the_prior_is_not_ventricle():
+    """A thin CSF sheet (a fissure or sulcus) touching the ventricle and running beyond 4 mm of the
+    prior is dropped; a thick extension at the same distance is kept."""
+    from core.brain.tissue import TissueIntensities, gate_ventricles
+
+    ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
+    img = np.full((70, 70, 70), 0.8, np.float32)
+    img[25:45, 30:40, 30:40] = 0.12  # the ventricle (its prior)
+    img[28:42, 40:50, 34:36] = 0.12  # a 2 mm sheet running 10 mm away from it
+    img[30:38, 20:30, 31:39] = 0.12  # an 8 mm thick extension on the other side
+    prior = np.zeros(img.shape, np.float32)
+    prior[25:45, 30:40, 30:40] = 1.0
+    gate = gate_ventricles(img, prior, ti, np.ones(img.shape, bool), 1.0)
+    assert not gate.mask[28:42, 45:50, 34:36].any()  # the sheet beyond 4 mm of the prior
+    assert gate.mask[30:38, 20:30, 31:39].all()  # the thick extension, to its tip
+    assert gate.mask[25:45, 30:40, 30:40].all()
+    assert gate.thin_pieces_voxels == 14 * 6 * 2
 
 
 @pytest.mark.parametrize("gm_fraction", [0.3, 0.5, 0.7])

@@ -348,7 +348,12 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     hl = _embed(tis.gate_hippocampus(img_box, p_hl, ti), sbox, vol.shape)
     hr = _embed(tis.gate_hippocampus(img_box, p_hr, ti), sbox, vol.shape)
     lv_allowed = tis.ventricle_search_allowed(above_floor, hippocampi_prior, spacing[0])
-    lv = _embed(tis.gate_ventricles(img_box, p_lv, ti, icv[sbox], spacing[0], allowed=lv_allowed), sbox, vol.shape)
+    lv_gate = tis.gate_ventricles(img_box, p_lv, ti, icv[sbox], spacing[0], allowed=lv_allowed)
+    lv = _embed(lv_gate.mask, sbox, vol.shape)
+    if lv_gate.extra_steps:
+        history.append(f"brain: the ventricles reach past the prior + {tis.VENTRICLE_SEARCH_MM:g} mm search along "
+                       f"{100 * lv_gate.truncated_fraction:.0f} % of their surface; searched "
+                       f"{lv_gate.extra_steps} more voxel steps through CSF")
     history.append("brain: tissue intensities from anatomy; GM/WM/CSF by midpoint thresholds; intensity-gated ROIs")
     timer.lap("tissue")
 
@@ -406,6 +411,9 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
         "icv_affine_ml": icv_affine_l * 1000.0, "affine_scale": aff.scale,
         "second_affine_scale": aff_icv.scale, "second_affine_similarity": aff_icv.similarity, "original_spacing_mm": orig_spacing,
         "working_spacing_mm": spacing,
+        "ventricle_search_truncated_fraction": lv_gate.truncated_fraction,
+        "ventricle_extra_steps": lv_gate.extra_steps,
+        "ventricle_thin_pieces_ml": lv_gate.thin_pieces_voxels * voxel_ml,
     }
     return BrainReport(
         volumes_ml=vols, volumes_icv_fraction=fractions, biomarkers=biomarkers, stage=stage, stage_rule=rule,
