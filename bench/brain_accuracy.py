@@ -6,9 +6,9 @@ Usage::
     .venv/bin/python bench/brain_accuracy.py --no-write # print only
 
 Three sets (core.brain.accuracy.PHANTOM_SETS): twelve held-out phantoms, never used to choose a
-parameter; the six development phantoms the parameters were chosen on; and ten validation
-phantoms, run to choose the intracranial front end. About 30-40 s per phantom on the 2-core
-machine (28 phantoms: about 15 minutes).
+parameter; the six development phantoms the parameters were chosen on; and twenty-two validation
+phantoms, run to choose between candidates (core.brain.accuracy). About 30-40 s per phantom on
+the 2-core machine (40 phantoms: about 20 minutes).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> None:
                          f"{'x'.join(map(str, accuracy.PHANTOM_SHAPE))}; error = estimate / truth - 1 "
                          "(lateral ventricles: FreeSurfer definition without temporal horns). held_out: never "
                          "used to choose a parameter; development: the parameters were chosen on these; validation: "
-                         "used to choose the intracranial front end.",
+                         "used to choose between candidates (the intracranial front end, the ventricle search).",
                "sets": sets, "hippocampus_compression_fit_all": overall_fit}
         accuracy.ACCURACY_FILE.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {accuracy.ACCURACY_FILE.relative_to(ROOT)}")

@@ -65,7 +65,8 @@ def test_note_quotes_development_and_validation_together_after_held_out(accuracy
     accuracy_file.write_text(json.dumps({"measured_on": "2026-12-08", "sets": {
         "held_out": _set(held), "development": _set(dev), "validation": _set(val)}}))
     held_part, chosen_part = accuracy.accuracy_note().split(
-        "On the 3 phantoms used to choose parameters (2 development; 1 validation, used for the intracranial volume only):")
+        "On the 3 phantoms used to choose parameters (2 development; 1 validation, used to choose the intracranial "
+        "volume's front end and the ventricle search):")
     assert "intracranial volume +1.0 to +1.0 %" in held_part
     assert "intracranial volume -4.1 to +3.0 %" in chosen_part  # the ranges span both sets
 

@@ -310,12 +310,12 @@ def test_ventricle_search_leaves_out_csf_beside_the_hippocampus():
     assert with_margin[20:40, 25:35, 30:40].all()  # and so does the prior's ventricle
 
 
-def test_ventricle_search_goes_further_when_its_limit_cuts_the_ventricles_broadly():
-    """Ventricles wider than the prior + 10 mm along their length are followed further; a
-    ventricle that ends within the search is found the same way with or without that rule."""
-    from core.brain.tissue import VENTRICLE_EXTRA_STEPS, TissueIntensities, gate_ventricles
-
+def test_ventricle_gate_reports_when_its_search_limit_cuts_the_ventricles():
+    """Ventricles wider than the prior + 10 mm all round are cut at the search limit and flagged;
+    ventricles that end within the search are found whole and not flagged."""
     from scipy import ndimage
+
+    from core.brain.tissue import TissueIntensities, gate_ventricles
 
     ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
     prior = np.zeros((70, 70, 70), np.float32)
@@ -327,13 +327,12 @@ def test_ventricle_search_goes_further_when_its_limit_cuts_the_ventricles_broadl
         img[ndimage.binary_dilation(prior > 0, iterations=steps)] = 0.12
         return img
 
-    widened = ventricle_beyond_prior(12)  # 12 steps beyond the prior all round: past the 10-step search
-    wide = gate_ventricles(widened, prior, ti, icv, 1.0)
-    assert wide.truncated_fraction > 0.08 and wide.extra_steps == VENTRICLE_EXTRA_STEPS
-    assert (wide.mask == (widened < 0.5)).all()
-    within = ventricle_beyond_prior(6)  # inside the search
+    wide = gate_ventricles(ventricle_beyond_prior(12), prior, ti, icv, 1.0)  # past the 10-step search
+    assert wide.truncated and wide.truncated_fraction > 0.9
+    assert (wide.mask == ndimage.binary_dilation(prior > 0, iterations=10)).all()  # found up to the limit only
+    within = ventricle_beyond_prior(6)
     found = gate_ventricles(within, prior, ti, icv, 1.0)
-    assert found.extra_steps == 0 and found.truncated_fraction == 0.0 and found.thin_pieces_voxels == 0
+    assert not found.truncated and found.truncated_fraction == 0.0 and found.thin_pieces_voxels == 0
     assert (found.mask == (within < 0.5)).all()
 
 

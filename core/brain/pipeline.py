@@ -350,10 +350,13 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
     lv_allowed = tis.ventricle_search_allowed(above_floor, hippocampi_prior, spacing[0])
     lv_gate = tis.gate_ventricles(img_box, p_lv, ti, icv[sbox], spacing[0], allowed=lv_allowed)
     lv = _embed(lv_gate.mask, sbox, vol.shape)
-    if lv_gate.extra_steps:
-        history.append(f"brain: the ventricles reach past the prior + {tis.VENTRICLE_SEARCH_MM:g} mm search along "
-                       f"{100 * lv_gate.truncated_fraction:.0f} % of their surface; searched "
-                       f"{lv_gate.extra_steps} more voxel steps through CSF")
+    if lv_gate.truncated:
+        checks.append(Check("ventricles_beyond_search", False, Severity.WARNING,
+                            f"The lateral ventricles reach past the search region (the template's ventricles + "
+                            f"{tis.VENTRICLE_SEARCH_MM:g} mm) along {100 * lv_gate.truncated_fraction:.0f} % of their "
+                            "surface: they are much larger than the template's, and their volume is less reliable "
+                            "(low where they extend beyond the search, high where CSF beside them is taken in).",
+                            value=round(lv_gate.truncated_fraction, 3)))
     history.append("brain: tissue intensities from anatomy; GM/WM/CSF by midpoint thresholds; intensity-gated ROIs")
     timer.lap("tissue")
 
@@ -412,7 +415,6 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
         "second_affine_scale": aff_icv.scale, "second_affine_similarity": aff_icv.similarity, "original_spacing_mm": orig_spacing,
         "working_spacing_mm": spacing,
         "ventricle_search_truncated_fraction": lv_gate.truncated_fraction,
-        "ventricle_extra_steps": lv_gate.extra_steps,
         "ventricle_thin_pieces_ml": lv_gate.thin_pieces_voxels * voxel_ml,
     }
     return BrainReport(
