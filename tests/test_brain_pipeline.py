@@ -115,6 +115,20 @@ def test_intracranial_affine_falls_back_to_the_first_with_a_warning(lowres, smal
         assert r.volumes_ml[k] == small_report.volumes_ml[k]  # the hippocampal path never used it
 
 
+def test_ventricles_reaching_past_the_search_are_flagged(lowres, small_phantom, small_report, monkeypatch):
+    """When the search limit cuts the ventricles broadly, the QC report says their volume is less
+    reliable; the volumes themselves do not change."""
+    from core.brain import tissue
+
+    assert "ventricles_beyond_search" not in {c.code for c in small_report.qc.warnings}
+    assert 0.0 <= small_report.details["ventricle_search_truncated_fraction"] <= tissue.VENTRICLE_TRUNCATED_FRACTION
+    monkeypatch.setattr(tissue, "VENTRICLE_TRUNCATED_FRACTION", -1.0)  # every result counts as cut
+    r = analyze(small_phantom.scan, age_years=70, sex="F", run_cnn=False)
+    warning = {c.code: c for c in r.qc.warnings}["ventricles_beyond_search"]
+    assert "reach past the search region" in warning.message and "less reliable" in warning.message
+    assert r.volumes_ml == small_report.volumes_ml
+
+
 def test_missing_age_and_thick_slices(lowres, small_phantom):
     s = small_phantom.scan
     aff = s.affine.copy()
