@@ -323,7 +323,7 @@ VENTRICLE_TRUNCATED_FRACTION = 0.08
 # little wider than its prior all round.) On the sixteen phantoms above, the pieces holding no
 # ventricle had radii 1.4-2.8 mm and reached 6.2-8.9 mm, those holding ventricle had radii
 # 3.0-7.5 mm (but for two of 40 and 100 voxels at atrophy 1.0) and reached 7.7-10 mm; ventricles
-# +6.6 / +5.9 % -> +4.5 / +4.4 % on validation seeds 22 / 26 (sixteen phantoms -8.7 .. +4.5 %).
+# +6.6 / +5.9 % -> +4.5 / +4.4 % on validation seeds 22 / 26 (sixteen phantoms -9.1 .. +4.5 %).
 VENTRICLE_NEAR_PRIOR_MM = 4.0
 VENTRICLE_MIN_RADIUS_MM = 2.5
 VENTRICLE_THIN_REACH_MM = 6.0
