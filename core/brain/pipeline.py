@@ -415,7 +415,6 @@ def _analyze(scan: Scan, age_years: float | None, sex: str | None, *, run_cnn: b
         "second_affine_scale": aff_icv.scale, "second_affine_similarity": aff_icv.similarity, "original_spacing_mm": orig_spacing,
         "working_spacing_mm": spacing,
         "ventricle_search_truncated_fraction": lv_gate.truncated_fraction,
-        "ventricle_thin_pieces_ml": lv_gate.thin_pieces_voxels * voxel_ml,
     }
     return BrainReport(
         volumes_ml=vols, volumes_icv_fraction=fractions, biomarkers=biomarkers, stage=stage, stage_rule=rule,

@@ -316,17 +316,6 @@ def ventricle_search_allowed(above_floor: np.ndarray, hippocampus: np.ndarray, s
 # above it read those two +1.8 / +2.0 %, but seed 16 (atrophy 0.9) +12.0 -> +25.3 %: the
 # enlarged ventricles there touch cisterns and fissures; not kept (core/brain/README.md).
 VENTRICLE_TRUNCATED_FRACTION = 0.08
-# Thin CSF running away from the prior is sulcus, fissure, cistern or temporal horn, not lateral
-# ventricle: pieces of the result beyond VENTRICLE_NEAR_PRIOR_MM (6-connected steps) of the prior
-# whose largest inscribed radius is under VENTRICLE_MIN_RADIUS_MM and which reach farther than
-# VENTRICLE_THIN_REACH_MM from it are dropped. (The reach keeps the thin edges of a ventricle a
-# little wider than its prior all round.) On the sixteen phantoms above, the pieces holding no
-# ventricle had radii 1.4-2.8 mm and reached 6.2-8.9 mm, those holding ventricle had radii
-# 3.0-7.5 mm (but for two of 40 and 100 voxels at atrophy 1.0) and reached 7.7-10 mm; ventricles
-# +6.6 / +5.9 % -> +4.5 / +4.4 % on validation seeds 22 / 26 (sixteen phantoms -9.1 .. +4.5 %).
-VENTRICLE_NEAR_PRIOR_MM = 4.0
-VENTRICLE_MIN_RADIUS_MM = 2.5
-VENTRICLE_THIN_REACH_MM = 6.0
 
 
 @dataclass(frozen=True)
@@ -337,12 +326,10 @@ class VentricleGate:
         mask: lateral ventricles (bool).
         truncated_fraction: share of the found ventricles' surface that the search limit cut
             with CSF going on beyond it (above VENTRICLE_TRUNCATED_FRACTION: less reliable).
-        thin_pieces_voxels: voxels dropped as thin CSF running away from the prior.
     """
 
     mask: np.ndarray
     truncated_fraction: float
-    thin_pieces_voxels: int
 
     @property
     def truncated(self) -> bool:
@@ -356,19 +343,6 @@ def _connected_to(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return np.isin(lab, keep[keep > 0])
 
 
-def _drop_thin_pieces(mask: np.ndarray, prior: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """``mask`` without its thin pieces running away from the prior (see VENTRICLE_MIN_RADIUS_MM)."""
-    near = ndimage.binary_dilation(prior, iterations=max(1, int(round(VENTRICLE_NEAR_PRIOR_MM / spacing_mm))))
-    lab, n = ndimage.label(mask & ~near)
-    if n == 0:
-        return mask
-    index = np.arange(1, n + 1)
-    radius = np.asarray(ndimage.maximum(ndimage.distance_transform_edt(mask, sampling=spacing_mm), lab, index))
-    reach = np.asarray(ndimage.maximum(ndimage.distance_transform_edt(~prior, sampling=spacing_mm), lab, index))
-    thin = index[(radius < VENTRICLE_MIN_RADIUS_MM) & (reach > VENTRICLE_THIN_REACH_MM)]
-    return mask & ~np.isin(lab, thin)
-
-
 def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensities, icv: np.ndarray,
                     spacing_mm: float, dilate_mm: float = VENTRICLE_SEARCH_MM,
                     allowed: np.ndarray | None = None) -> VentricleGate:
@@ -379,8 +353,7 @@ def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensi
     which leaves out sulcal CSF that the dilation reaches. ``allowed`` (same grid) limits the
     region further: the pipeline passes the warped space above the prior's floor, so the
     dilation does not follow the temporal horns down (FreeSurfer's separate Inf-Lat-Vent).
-    Thin pieces running away from the prior are dropped (VENTRICLE_MIN_RADIUS_MM), and how
-    much of the result the search limit cut is measured (VENTRICLE_TRUNCATED_FRACTION).
+    How much of the result the search limit cut is measured (VENTRICLE_TRUNCATED_FRACTION).
     """
     sm = ndimage.gaussian_filter(image, 0.5)
     prior = prior_prob >= 0.5
@@ -390,7 +363,7 @@ def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensi
     dark = sm < ti.csf_gm
     seeds = dark & prior & region
     if not seeds.any():
-        return VentricleGate(np.zeros(image.shape, bool), 0.0, 0)
+        return VentricleGate(np.zeros(image.shape, bool), 0.0)
     core = _connected_to(dark & region, seeds)
     cut = core & ndimage.binary_dilation(dark & reachable & ~region)
     surface = core & ~ndimage.binary_erosion(core)
@@ -400,6 +373,4 @@ def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensi
     # ventricles by a fraction of a voxel all round, ~10-15 % of their volume). One voxel of
     # rim below the CSF/WM midpoint is added; grey-matter walls (caudate) stay above it.
     rim = ndimage.binary_dilation(core) & ~core & region & (sm < 0.5 * (ti.csf + ti.wm))
-    found = core | rim
-    kept = _drop_thin_pieces(found, prior, spacing_mm)
-    return VentricleGate(kept, truncated, int(found.sum() - kept.sum()))
+    return VentricleGate(core | rim, truncated)
