@@ -40,8 +40,7 @@ HELD_OUT_PHANTOMS: tuple[tuple[int, float], ...] = ((29, 0.5), (30, 0.0), (31, 0
 # Validation set, used for choices between candidates fixed on the development set (2026-12-08):
 # - seeds 19-28 (atrophy picked before any was run): the intracranial front end (a second affine
 #   with a grown brain mask and the marrow cut, against the single affine: ICV -4.1..+4.2 %
-#   against -11.4..+7.1 %) and the ventricle rules (tissue.VENTRICLE_MIN_RADIUS_MM,
-#   tissue.VENTRICLE_TRUNCATED_FRACTION);
+#   against -11.4..+7.1 %) and two ventricle rules, neither kept (core/brain/README.md);
 # - seeds 7-18, held out until then: they rejected a wider ventricle search that the first
 #   sixteen phantoms favoured (seed 16 +12 -> +25 %; core/brain/README.md).
 VALIDATION_PHANTOMS: tuple[tuple[int, float], ...] = ((7, 0.2), (8, 0.8), (9, 0.5), (10, 0.0), (11, 1.0), (12, 0.4),
