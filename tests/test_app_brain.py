@@ -139,9 +139,7 @@ def test_page_without_a_scan_loads_the_templates_for_the_first_analysis():
     analysis does not pay for them (~5 s)."""
     from core.brain.atlas import template_rois
     from core.mni import load_template
-    from core.ui import brain
 
-    brain._warm_up.clear()
     load_template.cache_clear()
     template_rois.cache_clear()
     at = run_page(PAGE)

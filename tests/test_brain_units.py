@@ -292,8 +292,8 @@ def test_ventricle_search_leaves_out_csf_beside_the_hippocampus():
     hippocampus = np.zeros(img.shape, bool)
     hippocampus[42:52, 26:34, 30:38] = True
     img[hippocampus] = 0.45  # grey matter
-    img[40:44, 34:37, 30:38] = 0.12  # fissure CSF along the hippocampus, touching the ventricle
-    img[29:35, 35:42, 32:38] = 0.12  # a genuine (thick) extension of the ventricle away from the hippocampus
+    img[40:48, 34:37, 30:38] = 0.12  # fissure CSF along the hippocampus, touching the ventricle
+    img[30:34, 35:42, 33:37] = 0.12  # a genuine extension of the ventricle away from the hippocampus
     prior = np.zeros(img.shape, np.float32)
     prior[20:40, 25:35, 30:40] = 1.0
     ti = TissueIntensities(csf=0.12, gm=0.45, wm=0.8)
@@ -303,10 +303,10 @@ def test_ventricle_search_leaves_out_csf_beside_the_hippocampus():
     with_margin = gate_ventricles(img, prior, ti, icv, 1.0, allowed=allowed).mask
     without = gate_ventricles(img, prior, ti, icv, 1.0, allowed=above).mask
     fissure = np.zeros(img.shape, bool)
-    fissure[42:44, 34:37, 30:38] = True  # within the search, beyond the ventricle's rim
+    fissure[42:48, 34:37, 30:38] = True  # within the 10 mm search, beyond the ventricle's rim
     assert without[fissure].mean() > 0.9  # connectivity alone takes the fissure in
     assert not with_margin[fissure].any()
-    assert with_margin[29:35, 36:42, 32:38].all()  # the extension away from the hippocampus stays
+    assert with_margin[30:34, 36:42, 33:37].all()  # the extension away from the hippocampus stays
     assert with_margin[20:40, 25:35, 30:40].all()  # and so does the prior's ventricle
 
 

@@ -126,6 +126,13 @@ ICV_GROW_MM = 9.0
 ICV_SKULL_MARGIN_MM = 2.0
 
 
+def _connected_to(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected parts of ``candidates`` that hold at least one ``seeds`` voxel."""
+    lab, _ = ndimage.label(candidates)
+    keep = np.unique(lab[seeds & candidates])
+    return np.isin(lab, keep[keep > 0])
+
+
 # Where the affinely placed template mask reaches past the skull base (phantoms: ~100 mL under
 # the middle and posterior fossae, as dark as CSF), bright marrow or fat inside its outer rim
 # that is not part of the brain marks the skull. The rim depth and the depth that counts as
@@ -165,9 +172,7 @@ def cut_beyond_marrow(template_mask: np.ndarray, smoothed: np.ndarray, ti: Tissu
     if not marrow.any() or not brain.any():
         return template_mask
     kept = template_mask & (ndimage.distance_transform_edt(~marrow, sampling=spacing_mm) > skull_margin_mm)
-    lab2, _ = ndimage.label(kept)
-    keep = np.unique(lab2[brain & kept])
-    return np.isin(lab2, keep[keep > 0])
+    return _connected_to(kept, brain)
 
 
 def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIntensities,
@@ -216,9 +221,7 @@ def intracranial_mask(image: np.ndarray, template_mask: np.ndarray, ti: TissueIn
     bright_outside = shell & (sm >= ti.csf_gm) & (dist > 2.0)
     if bright_outside.any():
         grow &= ndimage.distance_transform_edt(~bright_outside, sampling=spacing_mm) > skull_margin_mm
-    lab, n = ndimage.label(grow | base)
-    keep = np.unique(lab[base])
-    icv_box = _fill_holes_2d3d(np.isin(lab, keep[keep > 0]))
+    icv_box = _fill_holes_2d3d(_connected_to(grow | base, base))
     # Partial volume at the CSF/bone border: a voxel's CSF fraction is read from its
     # intensity between the bone and CSF levels (brighter voxels, dura included, count 1).
     f = np.clip((sm - bone) / max(ti.csf - bone, 1e-6), 0.0, 1.0)
@@ -333,14 +336,8 @@ class VentricleGate:
 
     @property
     def truncated(self) -> bool:
-        """True when the ventricles reach past the search broadly (the volume may read low)."""
+        """True when the ventricles reach past the search broadly (their volume is less reliable)."""
         return self.truncated_fraction > VENTRICLE_TRUNCATED_FRACTION
-
-
-def _connected_to(candidates: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    lab, _ = ndimage.label(candidates)
-    keep = np.unique(lab[seeds & candidates])
-    return np.isin(lab, keep[keep > 0])
 
 
 def gate_ventricles(image: np.ndarray, prior_prob: np.ndarray, ti: TissueIntensities, icv: np.ndarray,

@@ -81,21 +81,15 @@ def _analyze(source: str, age_years: float | None, sex: str | None, _scan: Scan)
         return Analysis(error=str(exc))
 
 
-@st.cache_resource(show_spinner=False)
-def _warm_up() -> bool:
-    from core.brain import warm_up
-
-    warm_up()
-    return True
-
-
 def prepare_analysis() -> None:
     """Load ANTsPy, the templates and the atlas (once per process) while the page waits for a scan.
 
     Called last on the page without a scan, so the page is already drawn; the first analysis then
-    starts without the ~5 s load.
+    starts without the ~5 s load. ``warm_up`` is cached itself, so later reruns cost nothing.
     """
-    _warm_up()
+    from core.brain import warm_up
+
+    warm_up()
 
 
 def check_input(scan: Scan) -> QCReport:
